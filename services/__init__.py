@@ -1,0 +1,1 @@
+"""The four meal-assist services."""

@@ -1,0 +1,1 @@
+"""Central kitchen: the network of sites, menus, production plans and the dispatch screen."""

@@ -1,0 +1,1 @@
+"""Tables, repositories and event consumers of the central kitchen."""

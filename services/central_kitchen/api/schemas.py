@@ -1,0 +1,56 @@
+"""Request and response bodies of the central kitchen API."""
+
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.events import Id, MealSlot, MenuItem, SiteKind
+
+
+class SiteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=100)
+    kind: SiteKind
+    district: Id
+    operator: Id
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    supplied_by: Id | None = None
+    breakfast_cutoff: str = "06:00"
+    lunch_cutoff: str = "09:00"
+    dinner_cutoff: str = "14:00"
+    walk_in_default: int = Field(default=0, ge=0, le=10_000)
+
+
+class SiteOut(SiteIn):
+    site_id: str
+    kitchen_id: str
+
+
+class MenuIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    items: list[MenuItem] = Field(min_length=1, max_length=100)
+
+
+class MenuOut(MenuIn):
+    kitchen_id: str
+    service_date: date
+    meal_slot: MealSlot
+
+
+class PlanLine(BaseModel):
+    site_id: str
+    menu_item_id: str
+    diet_variant: str
+    preordered: int
+    forecast: int
+    to_cook: int
+
+
+class PlanOut(BaseModel):
+    kitchen_id: str
+    service_date: date
+    meal_slot: MealSlot
+    buffer_percent: int
+    lines: list[PlanLine]
+    totals: dict[str, int]

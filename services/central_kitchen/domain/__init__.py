@@ -1,0 +1,1 @@
+"""Pure rules of the central kitchen."""

@@ -1,0 +1,1 @@
+"""Delivery: vehicles, drivers, trips, stops, temperatures, welfare checks and the driver page."""

@@ -1,0 +1,5 @@
+"""Run the delivery service: `python -m services.delivery [migrate|serve|run]`."""
+
+from shared.runner import main
+
+main("delivery")

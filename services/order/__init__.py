@@ -1,0 +1,1 @@
+"""Order: the till checkout saga, pre-orders, cancellations and the till page."""

@@ -1,0 +1,5 @@
+"""Run the order service: `python -m services.order [migrate|serve|run]`."""
+
+from shared.runner import main
+
+main("order")

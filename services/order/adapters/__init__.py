@@ -1,0 +1,1 @@
+"""Tables and event consumers of the order service."""

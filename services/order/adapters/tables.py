@@ -1,0 +1,83 @@
+"""The order service's tables (its own registry and Alembic history)."""
+
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import JSON, Column, Index
+from sqlmodel import Field
+
+from shared.events import utcnow
+from shared.tables import UTCDateTime, service_registry
+
+Row, registry, messaging = service_registry()
+metadata = registry.metadata
+
+
+class Site(Row, table=True):
+    """The order service's copy of the network (from catalog.site.upserted.v1)."""
+
+    site_id: str = Field(primary_key=True, max_length=64)
+    name: str
+    kind: str = Field(max_length=16)
+    district: str = Field(max_length=64)
+    operator: str = Field(max_length=64)
+    supplied_by: str | None = Field(default=None, max_length=64)
+    kitchen_id: str = Field(max_length=64)
+    breakfast_cutoff: str = "06:00"
+    lunch_cutoff: str = "09:00"
+    dinner_cutoff: str = "14:00"
+
+
+class MenuItem(Row, table=True):
+    """The order service's copy of published menus (from catalog.menu.published.v1)."""
+
+    __tablename__ = "menu_item"
+    kitchen_id: str = Field(primary_key=True, max_length=64)
+    service_date: date = Field(primary_key=True)
+    meal_slot: str = Field(primary_key=True, max_length=16)
+    menu_item_id: str = Field(primary_key=True, max_length=64)
+    position: int = 0
+    name: str
+    price_fen: int
+    diet_variants: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    allergens: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class MealOrder(Row, table=True):
+    __tablename__ = "meal_order"
+    __table_args__ = (Index("ix_meal_order_status_updated", "status", "updated_at"),)
+    order_id: uuid.UUID = Field(primary_key=True, default_factory=uuid.uuid4)
+    site_id: str = Field(max_length=64, index=True)
+    kitchen_id: str = Field(max_length=64)
+    card_id: str | None = Field(default=None, max_length=64, index=True)
+    channel: str = Field(max_length=16)
+    service_date: date
+    meal_slot: str = Field(max_length=16)
+    payment_method: str = Field(max_length=16)
+    status: str = Field(default="pending_payment", max_length=16)
+    reason: str | None = Field(default=None, max_length=64)
+    list_total_fen: int = 0
+    age_discount_fen: int = 0
+    group_subsidy_fen: int = 0
+    senior_pays_fen: int = 0
+    pay_percent: int = 100
+    funder_district: str | None = Field(default=None, max_length=64)
+    city_part_fen: int = 0
+    district_part_fen: int = 0
+    reasons: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    wallet_balance_fen: int | None = None
+    charge_attempts: int = 0
+    created_by: str = Field(default="", max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class MealOrderLine(Row, table=True):
+    __tablename__ = "meal_order_line"
+    order_id: uuid.UUID = Field(primary_key=True, foreign_key="meal_order.order_id")
+    line_no: int = Field(primary_key=True)
+    menu_item_id: str = Field(max_length=64)
+    name: str
+    qty: int
+    diet_variant: str = Field(default="regular", max_length=16)
+    price_fen: int

@@ -1,0 +1,57 @@
+"""Routes: checkout, orders, cancellation and quotes relayed to pricing."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Request, Response
+
+from services.order import service
+from services.order.api.schemas import OrderOut, PlaceOrder
+from shared.auth import Principal, requires
+from shared.db import SessionDep
+from shared.events import QuoteRequest, QuoteResult
+from shared.idempotency import require_key
+from shared.problem import problem_response
+
+router = APIRouter(prefix="/v1")
+Till = Annotated[Principal, Depends(requires("pos", "admin"))]
+
+
+def checkout(request: Request) -> service.Checkout:
+    return request.app.state.checkout  # type: ignore[no-any-return]
+
+
+@router.post(
+    "/orders", status_code=201, response_model=OrderOut, tags=["orders"],
+    responses={202: {"model": OrderOut, "description": "payment still pending; poll Location"}},
+)
+async def place_order(
+    body: PlaceOrder, request: Request, principal: Till, idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None
+) -> Response:
+    """Checkout at a till: priced and charged by pricing; the same Idempotency-Key never charges twice."""
+    key = require_key(idempotency_key)
+    return await checkout(request).place(principal=principal, key=key, body=body)
+
+
+@router.get("/orders/{order_id}", response_model=OrderOut, tags=["orders"])
+async def get_order(order_id: uuid.UUID, session: SessionDep, principal: Till) -> OrderOut:
+    order, lines = await service.load_order(session, order_id)
+    principal.require_scope("pos", order.site_id)
+    return service.order_out(order, lines)
+
+
+@router.post("/orders/{order_id}/cancel", response_model=OrderOut, tags=["orders"],
+             responses={202: {"model": OrderOut, "description": "refund still pending"}})
+async def cancel_order(order_id: uuid.UUID, request: Request, principal: Till) -> Response:
+    """Cancel before the cut-off; the charge is refunded in full."""
+    outcome = await checkout(request).cancel(principal=principal, order_id=order_id)
+    if outcome.problem is not None:
+        return problem_response(outcome.problem)
+    status = 202 if outcome.order.status == "cancel_pending" else 200
+    return Response(outcome.order.model_dump_json(), status_code=status, media_type="application/json")
+
+
+@router.post("/quotes", response_model=QuoteResult, tags=["quotes"])
+async def post_quote(body: QuoteRequest, request: Request, principal: Till) -> QuoteResult:
+    """The breakdown the till shows before the senior pays (relayed to pricing.quote)."""
+    return await checkout(request).quote(principal=principal, body=body)

@@ -1,0 +1,60 @@
+"""Request and response bodies of the order API."""
+
+import uuid
+from datetime import date, datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.events import Channel, Id, MealSlot, PaymentMethod, Qty
+
+
+class OrderItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    menu_item_id: Id
+    qty: Qty
+    diet_variant: str = Field(default="regular", max_length=16)
+
+
+class PlaceOrder(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    site_id: Id
+    card_id: Id | None = None
+    channel: Channel
+    service_date: date
+    meal_slot: MealSlot
+    items: list[OrderItemIn] = Field(min_length=1, max_length=50)
+    payment_method: PaymentMethod
+
+
+class OrderItemOut(BaseModel):
+    menu_item_id: str
+    name: str
+    qty: int
+    diet_variant: str
+    price_fen: int
+
+
+class OrderOut(BaseModel):
+    order_id: uuid.UUID
+    status: str
+    reason: str | None
+    site_id: str
+    kitchen_id: str
+    card_id: str | None
+    channel: str
+    service_date: date
+    meal_slot: str
+    payment_method: str
+    items: list[OrderItemOut]
+    list_total_fen: int
+    age_discount_fen: int
+    group_subsidy_fen: int
+    senior_pays_fen: int
+    pay_percent: int
+    funder_district: str | None
+    city_part_fen: int
+    district_part_fen: int
+    reasons: list[str]
+    wallet_balance_fen: int | None
+    created_at: datetime
+    updated_at: datetime

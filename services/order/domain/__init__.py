@@ -1,0 +1,1 @@
+"""Pure ordering rules: dates, cut-offs and the order state machine."""

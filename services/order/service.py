@@ -1,0 +1,363 @@
+"""Order use cases and the checkout saga (pending → pricing.charge → confirmed | rejected).
+
+The small use cases take a session and never commit; the saga below owns the transaction
+boundaries because its steps straddle a call to pricing (DESIGN.md "The till checkout").
+"""
+
+import asyncio
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from fastapi import Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import delete
+from sqlmodel import select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.order.adapters.tables import MealOrder, MealOrderLine, MenuItem, Site
+from services.order.api.schemas import OrderItemOut, OrderOut, PlaceOrder
+from services.order.domain import rules
+from shared.auth import Principal
+from shared.db import Database
+from shared.errors import Problem
+from shared.events import (
+    CHARGE_SUBJECT,
+    QUOTE_SUBJECT,
+    REFUND_SUBJECT,
+    ChargeRequest,
+    ChargeResult,
+    MenuPublished,
+    OrderCancelled,
+    OrderConfirmed,
+    OrderLine,
+    QuoteLine,
+    QuoteRequest,
+    QuoteResult,
+    RefundRequest,
+    RefundResult,
+    SiteUpserted,
+    utcnow,
+)
+from shared.idempotency import IdempotencyStore, Stored, request_hash
+from shared.messaging.bus import Bus
+from shared.messaging.outbox import Outbox
+from shared.messaging.rpc import RpcUnavailable, call
+from shared.problem import problem_response
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+# --- copies of the catalog ---
+async def record_site(session: AsyncSession, event: SiteUpserted) -> None:
+    fields = {
+        "name": event.name, "kind": event.kind, "district": event.district, "operator": event.operator, "supplied_by": event.supplied_by, "kitchen_id": event.kitchen_id,
+        "breakfast_cutoff": event.breakfast_cutoff, "lunch_cutoff": event.lunch_cutoff, "dinner_cutoff": event.dinner_cutoff,
+    }
+    site = await session.get(Site, event.site_id)
+    if site is None:
+        session.add(Site(site_id=event.site_id, **fields))
+    else:
+        for key, value in fields.items():
+            setattr(site, key, value)
+
+
+async def record_menu(session: AsyncSession, event: MenuPublished) -> None:
+    await session.execute(
+        delete(MenuItem).where(
+            MenuItem.kitchen_id == event.kitchen_id, MenuItem.service_date == event.service_date, MenuItem.meal_slot == event.meal_slot  # type: ignore[arg-type]
+        )
+    )
+    for position, item in enumerate(event.items):
+        session.add(
+            MenuItem(kitchen_id=event.kitchen_id, service_date=event.service_date, meal_slot=event.meal_slot, position=position, **item.model_dump())
+        )
+
+
+# --- reads ---
+async def get_site(session: AsyncSession, site_id: str) -> Site:
+    site = await session.get(Site, site_id)
+    if site is None:
+        raise Problem(422, "unknown_site", f"no site {site_id!r}")
+    return site
+
+
+async def menu_for(session: AsyncSession, *, site: Site, service_date: object, meal_slot: str) -> list[MenuItem]:
+    kitchen_id = site.kitchen_id
+    query = (
+        select(MenuItem)
+        .where(MenuItem.kitchen_id == kitchen_id, MenuItem.service_date == service_date, MenuItem.meal_slot == meal_slot)  # type: ignore[arg-type]
+        .order_by(MenuItem.position)  # type: ignore[arg-type]
+    )
+    return list((await session.exec(query)).all())  # type: ignore[call-overload]
+
+
+async def load_order(session: AsyncSession, order_id: uuid.UUID, *, for_update: bool = False) -> tuple[MealOrder, list[MealOrderLine]]:
+    query = select(MealOrder).where(MealOrder.order_id == order_id)  # type: ignore[arg-type]
+    if for_update:
+        query = query.with_for_update()
+    order = (await session.exec(query)).first()  # type: ignore[call-overload]
+    if order is None:
+        raise Problem(404, "unknown_order", f"no order {order_id}")
+    lines = (await session.exec(select(MealOrderLine).where(MealOrderLine.order_id == order_id).order_by(MealOrderLine.line_no))).all()  # type: ignore[call-overload, arg-type]
+    return order, list(lines)
+
+
+def order_out(order: MealOrder, lines: list[MealOrderLine]) -> OrderOut:
+    items = [OrderItemOut(menu_item_id=li.menu_item_id, name=li.name, qty=li.qty, diet_variant=li.diet_variant, price_fen=li.price_fen) for li in lines]
+    return OrderOut.model_validate({**order.model_dump(), "items": items})
+
+
+# --- placing an order (validation and the pending row) ---
+def local_now(settings: Settings) -> datetime:
+    return utcnow().astimezone(ZoneInfo(settings.timezone))
+
+
+def cutoff_of(site: Site, meal_slot: str) -> str:
+    return str(getattr(site, f"{meal_slot}_cutoff"))
+
+
+async def create_pending(session: AsyncSession, *, body: PlaceOrder, now_local: datetime, created_by: str) -> MealOrder:
+    """Validate against the site, its kitchen's menu and the cut-off; store the order pending_payment."""
+    site = await get_site(session, body.site_id)
+    rules.check_channel(channel=body.channel, site_kind=site.kind)
+    rules.check_service_date(service_date=body.service_date, today=now_local.date(), channel=body.channel)
+    rules.check_preorder_cutoff(channel=body.channel, now_local=now_local, service_date=body.service_date, cutoff=cutoff_of(site, body.meal_slot))
+    menu = {m.menu_item_id: m for m in await menu_for(session, site=site, service_date=body.service_date, meal_slot=body.meal_slot)}
+    if not menu:
+        raise Problem(422, "menu_not_published", f"no menu published for {site.site_id} on {body.service_date} {body.meal_slot}")
+    order = MealOrder(
+        site_id=site.site_id, kitchen_id=site.kitchen_id, card_id=body.card_id, channel=body.channel,
+        service_date=body.service_date, meal_slot=body.meal_slot, payment_method=body.payment_method, created_by=created_by,
+    )
+    if body.payment_method == "card_wallet" and body.card_id is None:
+        raise Problem(422, "wallet_needs_card", "wallet payment needs a card")
+    session.add(order)
+    for line_no, item in enumerate(body.items):
+        dish = menu.get(item.menu_item_id)
+        if dish is None:
+            raise Problem(422, "unknown_menu_item", f"{item.menu_item_id!r} is not on this menu", menu_item_id=item.menu_item_id)
+        if item.diet_variant not in dish.diet_variants:
+            raise Problem(422, "diet_variant_unavailable", f"{dish.name} comes as {', '.join(dish.diet_variants)}", menu_item_id=item.menu_item_id)
+        session.add(
+            MealOrderLine(
+                order_id=order.order_id, line_no=line_no, menu_item_id=dish.menu_item_id, name=dish.name, qty=item.qty,
+                diet_variant=item.diet_variant, price_fen=dish.price_fen,
+            )
+        )
+    return order
+
+
+async def confirm(session: AsyncSession, outbox: Outbox, *, order_id: uuid.UUID, result: ChargeResult) -> MealOrder:
+    """The charge succeeded: confirm and emit order.confirmed.v1 (once, whoever gets here first)."""
+    order, lines = await load_order(session, order_id, for_update=True)
+    if order.status != "pending_payment":
+        return order
+    order.status = rules.move(order.status, "confirmed")
+    for field in ("list_total_fen", "age_discount_fen", "group_subsidy_fen", "senior_pays_fen", "pay_percent", "funder_district",
+                  "city_part_fen", "district_part_fen", "wallet_balance_fen"):
+        setattr(order, field, getattr(result, field))
+    order.reasons = list(result.reasons)
+    order.updated_at = utcnow()
+    await outbox.publish(
+        session,
+        OrderConfirmed(
+            order_id=order.order_id, site_id=order.site_id, kitchen_id=order.kitchen_id, card_id=order.card_id, channel=order.channel,  # type: ignore[arg-type]
+            service_date=order.service_date, meal_slot=order.meal_slot, payment_method=order.payment_method,  # type: ignore[arg-type]
+            items=[OrderLine(menu_item_id=li.menu_item_id, name=li.name, qty=li.qty, diet_variant=li.diet_variant, price_fen=li.price_fen) for li in lines],
+            list_total_fen=order.list_total_fen, senior_pays_fen=order.senior_pays_fen,
+        ),
+    )
+    return order
+
+
+async def reject(session: AsyncSession, *, order_id: uuid.UUID, problem: Problem) -> MealOrder:
+    order, _ = await load_order(session, order_id, for_update=True)
+    if order.status == "pending_payment":
+        order.status = rules.move(order.status, "rejected")
+        order.reason = problem.code
+        order.updated_at = utcnow()
+    return order
+
+
+def charge_request(order: MealOrder, lines: list[MealOrderLine]) -> ChargeRequest:
+    return ChargeRequest(
+        order_id=order.order_id, site_id=order.site_id, card_id=order.card_id, service_date=order.service_date,
+        meal_slot=order.meal_slot, payment_method=order.payment_method,  # type: ignore[arg-type]
+        items=[QuoteLine(menu_item_id=li.menu_item_id, qty=li.qty) for li in lines],
+    )
+
+
+@dataclass
+class Outcome:
+    order: OrderOut
+    problem: Problem | None = None
+
+
+class Checkout:
+    """The orchestrated saga with the charge as pivot; safe to re-drive because the charge is idempotent."""
+
+    def __init__(self, *, db: Database, outbox: Outbox, bus: Bus, idempotency: IdempotencyStore, settings: Settings) -> None:
+        self.db = db
+        self.outbox = outbox
+        self.bus = bus
+        self.idempotency = idempotency
+        self.settings = settings
+
+    async def place(self, *, principal: Principal, key: str, body: PlaceOrder) -> Response:
+        principal.require_scope("pos", body.site_id)
+        scope, digest = f"{principal.role}:{principal.sub}", request_hash(body.model_dump(mode="json"))
+        order_id: uuid.UUID | None = None
+        for _ in range(3):
+            try:
+                async with self.db.transaction() as session:
+                    stored = await self.idempotency.find(session, scope=scope, key=key, digest=digest)
+                    if stored is None:
+                        order = await create_pending(session, body=body, now_local=local_now(self.settings), created_by=principal.sub)
+                        await self.idempotency.claim(session, scope=scope, key=key, digest=digest, resource_id=str(order.order_id))
+                        order_id = order.order_id
+                break
+            except IntegrityError:
+                continue  # a twin request claimed the key first: read what it stored
+        if order_id is None:
+            return await self._replay(scope=scope, key=key, digest=digest)
+        outcome = await self.drive(order_id)
+        response, packed = self._respond(outcome)
+        async with self.db.transaction() as session:
+            if outcome.problem is not None:
+                await self.idempotency.release(session, scope=scope, key=key)
+            else:
+                await self.idempotency.complete(session, scope=scope, key=key, status_code=response.status_code, body=packed, headers=_location(response))
+        return response
+
+    def _respond(self, outcome: Outcome) -> tuple[Response, str]:
+        if outcome.problem is not None:
+            problem = Problem(outcome.problem.status, outcome.problem.code, outcome.problem.detail, **outcome.problem.extra,
+                              order_id=str(outcome.order.order_id), order_status=outcome.order.status)
+            return problem_response(problem), json.dumps(problem.body())
+        body = outcome.order.model_dump_json()
+        if outcome.order.status == "pending_payment":
+            headers = {"Location": f"/v1/orders/{outcome.order.order_id}", "Retry-After": "1"}
+            return Response(body, status_code=202, media_type="application/json", headers=headers), body
+        return Response(body, status_code=201, media_type="application/json", headers={"Location": f"/v1/orders/{outcome.order.order_id}"}), body
+
+    async def _replay(self, *, scope: str, key: str, digest: str) -> Response:
+        """The same key again: the first response byte for byte, once the first request finished."""
+        deadline = asyncio.get_running_loop().time() + self.settings.rpc_timeout_s + 2
+        while True:
+            async with self.db.sessions() as session:
+                stored = await self.idempotency.find(session, scope=scope, key=key, digest=digest)
+            if stored is None:
+                raise Problem(409, "request_in_progress", "the first request with this key failed; send it again")
+            if stored.status_code is not None:
+                return stored.response()
+            if asyncio.get_running_loop().time() > deadline:
+                return _accepted(stored)
+            await asyncio.sleep(0.05)
+
+    async def drive(self, order_id: uuid.UUID) -> Outcome:
+        """Ask pricing to charge; settle the order on its answer, leave it pending if it is silent."""
+        async with self.db.sessions() as session:
+            order, lines = await load_order(session, order_id)
+        if order.status != "pending_payment":
+            return Outcome(order_out(order, lines))
+        try:
+            result = await call(self.bus.nc, CHARGE_SUBJECT, charge_request(order, lines), ChargeResult, timeout=self.settings.rpc_timeout_s)
+        except RpcUnavailable as exc:
+            log.warning("pricing did not answer for order %s: %s", order_id, exc)
+            return await self._still_pending(order_id)
+        except Problem as problem:
+            if problem.status >= 500:
+                return await self._still_pending(order_id)
+            async with self.db.transaction() as session:
+                await reject(session, order_id=order_id, problem=problem)
+                order, lines = await load_order(session, order_id)
+            return Outcome(order_out(order, lines), problem)
+        async with self.db.transaction() as session:
+            await confirm(session, self.outbox, order_id=order_id, result=result)
+            order, lines = await load_order(session, order_id)
+        return Outcome(order_out(order, lines))
+
+    async def _still_pending(self, order_id: uuid.UUID) -> Outcome:
+        async with self.db.transaction() as session:
+            order, lines = await load_order(session, order_id, for_update=True)
+            order.charge_attempts += 1
+            order.updated_at = utcnow()
+        return Outcome(order_out(order, lines))
+
+    async def cancel(self, *, principal: Principal, order_id: uuid.UUID) -> Outcome:
+        """Before the cut-off: cancel_pending → pricing.refund → cancelled + order.cancelled.v1."""
+        async with self.db.transaction() as session:
+            order, _ = await load_order(session, order_id, for_update=True)
+            principal.require_scope("pos", order.site_id)
+            if order.status in ("cancelled", "cancel_pending"):
+                pass
+            else:
+                site = await get_site(session, order.site_id)
+                if not rules.before_cutoff(now_local=local_now(self.settings), service_date=order.service_date, cutoff=cutoff_of(site, order.meal_slot)):
+                    raise Problem(409, "cutoff_passed", f"cancellations for {order.service_date} {order.meal_slot} closed at {cutoff_of(site, order.meal_slot)}")
+                order.status = rules.move(order.status, "cancel_pending")
+                order.updated_at = utcnow()
+        return await self.drive_refund(order_id)
+
+    async def drive_refund(self, order_id: uuid.UUID) -> Outcome:
+        async with self.db.sessions() as session:
+            order, lines = await load_order(session, order_id)
+        if order.status != "cancel_pending":
+            return Outcome(order_out(order, lines))
+        try:
+            result = await call(self.bus.nc, REFUND_SUBJECT, RefundRequest(order_id=order_id, reason="cancelled"), RefundResult, timeout=self.settings.rpc_timeout_s)
+        except (RpcUnavailable, Problem) as exc:
+            log.warning("refund of %s not done yet: %s", order_id, exc)
+            return Outcome(order_out(order, lines))
+        async with self.db.transaction() as session:
+            order, lines = await load_order(session, order_id, for_update=True)
+            if order.status == "cancel_pending":
+                order.status = rules.move(order.status, "cancelled")
+                order.wallet_balance_fen = result.wallet_balance_fen
+                order.updated_at = utcnow()
+                await self.outbox.publish(
+                    session,
+                    OrderCancelled(order_id=order.order_id, site_id=order.site_id, service_date=order.service_date, meal_slot=order.meal_slot, reason="cancelled"),  # type: ignore[arg-type]
+                )
+        return Outcome(order_out(order, lines))
+
+    async def recover_once(self, *, older_than: timedelta) -> int:
+        """Re-drive orders left pending (pricing was silent, or the process died mid-saga)."""
+        cutoff = utcnow() - older_than
+        async with self.db.sessions() as session:
+            rows = (
+                await session.execute(
+                    select(MealOrder.order_id, MealOrder.status)
+                    .where(MealOrder.status.in_(["pending_payment", "cancel_pending"]), MealOrder.updated_at < cutoff)  # type: ignore[attr-defined]
+                    .order_by(MealOrder.updated_at)  # type: ignore[arg-type]
+                    .limit(100)
+                )
+            ).all()
+        for order_id, status in rows:
+            if status == "pending_payment":
+                await self.drive(order_id)
+            else:
+                await self.drive_refund(order_id)
+        return len(rows)
+
+    async def quote(self, *, principal: Principal, body: QuoteRequest) -> QuoteResult:
+        principal.require_scope("pos", body.site_id)
+        try:
+            return await call(self.bus.nc, QUOTE_SUBJECT, body, QuoteResult, timeout=self.settings.rpc_timeout_s)
+        except RpcUnavailable as exc:
+            raise Problem(503, "pricing_unavailable", "pricing did not answer; try again") from exc
+
+
+def _location(response: Response) -> dict[str, str]:
+    return {k: v for k, v in response.headers.items() if k.lower() in ("location", "retry-after")}
+
+
+def _accepted(stored: Stored) -> Response:
+    return JSONResponse({"order_id": stored.resource_id, "status": "pending_payment"}, status_code=202,
+                        headers={"Location": f"/v1/orders/{stored.resource_id}", "Retry-After": "1"})

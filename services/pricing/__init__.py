@@ -1,0 +1,1 @@
+"""Pricing: cards and wallets, policies, quotes, charges, the ledger and settlement."""

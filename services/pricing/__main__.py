@@ -1,0 +1,5 @@
+"""Run the pricing service: `python -m services.pricing [migrate|serve|run]`."""
+
+from shared.runner import main
+
+main("pricing")

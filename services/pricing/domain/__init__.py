@@ -1,0 +1,1 @@
+"""Pure pricing rules: age tiers, group subsidies, funder split and ledger postings."""

@@ -1,0 +1,361 @@
+"""Pricing use cases: take a session and the outbox, never commit."""
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, func
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.pricing.adapters.tables import (
+    Card,
+    Charge,
+    CityPolicyVersion,
+    DistrictPolicyVersion,
+    MenuPrice,
+    Posting,
+    Site,
+    Statement,
+    Topup,
+)
+from services.pricing.domain import rules
+from shared.catalog import ALLERGENS, DIET_VARIANTS, DISTRICTS, GROUPS
+from shared.errors import Problem
+from shared.events import (
+    CardProfileUpdated,
+    ChargeRequest,
+    ChargeResult,
+    MenuPublished,
+    PricedLine,
+    QuoteRequest,
+    QuoteResult,
+    RefundRequest,
+    RefundResult,
+    SiteUpserted,
+    utcnow,
+)
+from shared.messaging.outbox import Outbox
+
+
+# --- copies of the catalog ---
+async def record_site(session: AsyncSession, event: SiteUpserted) -> None:
+    site = await session.get(Site, event.site_id)
+    fields = {"name": event.name, "kind": event.kind, "district": event.district, "operator": event.operator, "supplied_by": event.supplied_by, "kitchen_id": event.kitchen_id}
+    if site is None:
+        session.add(Site(site_id=event.site_id, **fields))
+    else:
+        for key, value in fields.items():
+            setattr(site, key, value)
+
+
+async def record_menu(session: AsyncSession, event: MenuPublished) -> None:
+    await session.execute(
+        delete(MenuPrice).where(
+            MenuPrice.kitchen_id == event.kitchen_id, MenuPrice.service_date == event.service_date, MenuPrice.meal_slot == event.meal_slot  # type: ignore[arg-type]
+        )
+    )
+    for item in event.items:
+        session.add(
+            MenuPrice(
+                kitchen_id=event.kitchen_id, service_date=event.service_date, meal_slot=event.meal_slot,
+                menu_item_id=item.menu_item_id, name=item.name, price_fen=item.price_fen,
+            )
+        )
+
+
+# --- cards ---
+def hash_identity(id_number: str, pepper: str) -> str:
+    return hmac.new(pepper.encode(), id_number.upper().encode(), hashlib.sha256).hexdigest()
+
+
+def _check_codes(values: Sequence[str], known: dict[str, str], code: str) -> None:
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise Problem(422, code, f"unknown {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+
+
+async def put_card(session: AsyncSession, outbox: Outbox, *, card_id: str, data: dict[str, Any], pepper: str, today: date) -> Card:
+    """Create or update a card; the identity number is kept only as a keyed hash and its last four."""
+    if data["home_district"] not in DISTRICTS:
+        raise Problem(422, "unknown_district", f"unknown district {data['home_district']!r}")
+    _check_codes(data["groups"], GROUPS, "unknown_group")
+    _check_codes(data["diets"], DIET_VARIANTS, "unknown_diet")
+    _check_codes(data["allergens"], ALLERGENS, "unknown_allergen")
+    if data["birth_date"] > today or data["birth_date"].year < 1900:
+        raise Problem(422, "invalid_birth_date", "birth_date must be between 1900 and today")
+    id_number: str = data.pop("id_number")
+    fields = {**data, "id_hash": hash_identity(id_number, pepper), "id_last4": id_number[-4:].upper(), "updated_at": utcnow()}
+    card = await session.get(Card, card_id)
+    if card is None:
+        card = Card(card_id=card_id, **fields)
+        session.add(card)
+    else:
+        for key, value in fields.items():
+            setattr(card, key, value)
+    await outbox.publish(
+        session,
+        CardProfileUpdated(
+            card_id=card_id, name=card.name, home_district=card.home_district, status=card.status,
+            diets=list(card.diets), allergens=list(card.allergens), emergency_contact=card.emergency_contact,
+        ),
+    )
+    return card
+
+
+async def get_card(session: AsyncSession, card_id: str, *, for_update: bool = False) -> Card:
+    query = select(Card).where(Card.card_id == card_id)
+    if for_update:
+        query = query.with_for_update()
+    card = (await session.exec(query)).first()  # type: ignore[call-overload]
+    if card is None:
+        raise Problem(404, "unknown_card", f"no card {card_id!r}")
+    return card  # type: ignore[no-any-return]
+
+
+# --- policies ---
+def _policy_problem(exc: rules.PolicyError) -> Problem:
+    return Problem(422, exc.code, exc.detail)
+
+
+async def put_city_policy(session: AsyncSession, *, policy: rules.CityPolicy) -> CityPolicyVersion:
+    try:
+        policy = rules.validate_city_policy(policy)
+    except rules.PolicyError as exc:
+        raise _policy_problem(exc) from exc
+    row = await session.get(CityPolicyVersion, policy.effective_from) or CityPolicyVersion(effective_from=policy.effective_from, age_tiers=[])
+    row.age_tiers = [{"min_age": t.min_age, "max_age": t.max_age, "pay_percent": t.pay_percent} for t in policy.age_tiers]
+    row.per_slot_limit = policy.per_slot_limit
+    row.discount_cap_fen = policy.discount_cap_fen
+    session.add(row)
+    return row
+
+
+async def put_district_policy(session: AsyncSession, *, policy: rules.DistrictPolicy) -> DistrictPolicyVersion:
+    if policy.district not in DISTRICTS:
+        raise Problem(422, "unknown_district", f"unknown district {policy.district!r}")
+    _check_codes([g.group for g in policy.group_subsidies], GROUPS, "unknown_group")
+    try:
+        policy = rules.validate_district_policy(policy)
+    except rules.PolicyError as exc:
+        raise _policy_problem(exc) from exc
+    row = await session.get(DistrictPolicyVersion, (policy.district, policy.effective_from)) or DistrictPolicyVersion(
+        district=policy.district, effective_from=policy.effective_from
+    )
+    row.city_share_percent = policy.city_share_percent
+    row.group_subsidies = [{"group": g.group, "amount_fen": g.amount_fen, "min_spend_fen": g.min_spend_fen} for g in policy.group_subsidies]
+    session.add(row)
+    return row
+
+
+def city_policy_of(row: CityPolicyVersion) -> rules.CityPolicy:
+    tiers = tuple(rules.AgeTier(min_age=int(t["min_age"] or 0), max_age=t["max_age"], pay_percent=int(t["pay_percent"] or 0)) for t in row.age_tiers)
+    return rules.CityPolicy(
+        effective_from=row.effective_from, age_tiers=tiers, per_slot_limit=row.per_slot_limit, discount_cap_fen=row.discount_cap_fen
+    )
+
+
+def district_policy_of(row: DistrictPolicyVersion) -> rules.DistrictPolicy:
+    subsidies = tuple(
+        rules.GroupSubsidy(group=str(g["group"]), amount_fen=int(g["amount_fen"]), min_spend_fen=int(g["min_spend_fen"])) for g in row.group_subsidies
+    )
+    return rules.DistrictPolicy(
+        district=row.district, effective_from=row.effective_from, city_share_percent=row.city_share_percent, group_subsidies=subsidies
+    )
+
+
+async def city_policy_on(session: AsyncSession, service_date: date) -> rules.CityPolicy | None:
+    row = (
+        await session.exec(  # type: ignore[call-overload]
+            select(CityPolicyVersion).where(CityPolicyVersion.effective_from <= service_date).order_by(CityPolicyVersion.effective_from.desc()).limit(1)  # type: ignore[attr-defined]
+        )
+    ).first()
+    return city_policy_of(row) if row else None
+
+
+async def district_policy_on(session: AsyncSession, district: str, service_date: date) -> rules.DistrictPolicy | None:
+    query = (
+        select(DistrictPolicyVersion)
+        .where(DistrictPolicyVersion.district == district, DistrictPolicyVersion.effective_from <= service_date)  # type: ignore[arg-type]
+        .order_by(DistrictPolicyVersion.effective_from.desc())  # type: ignore[attr-defined]
+        .limit(1)
+    )
+    row = (await session.exec(query)).first()  # type: ignore[call-overload]
+    return district_policy_of(row) if row else None
+
+
+# --- quotes and charges ---
+async def _site(session: AsyncSession, site_id: str) -> Site:
+    site = await session.get(Site, site_id)
+    if site is None:
+        raise Problem(422, "unknown_site", f"no site {site_id!r}")
+    if site.kind == "kitchen":
+        raise Problem(422, "site_does_not_sell", f"{site_id} is a kitchen; meals are sold at canteens, meal points and carts")
+    return site
+
+
+async def _lines(session: AsyncSession, *, kitchen_id: str, req: QuoteRequest) -> list[PricedLine]:
+    rows = (
+        await session.exec(  # type: ignore[call-overload]
+            select(MenuPrice).where(
+                MenuPrice.kitchen_id == kitchen_id, MenuPrice.service_date == req.service_date, MenuPrice.meal_slot == req.meal_slot  # type: ignore[arg-type]
+            )
+        )
+    ).all()
+    menu = {r.menu_item_id: r for r in rows}
+    if not menu:
+        raise Problem(422, "menu_not_published", f"no menu for {kitchen_id} on {req.service_date} {req.meal_slot}")
+    lines = []
+    for item in req.items:
+        row = menu.get(item.menu_item_id)
+        if row is None:
+            raise Problem(422, "unknown_menu_item", f"{item.menu_item_id!r} is not on the {req.service_date} {req.meal_slot} menu")
+        lines.append(PricedLine(menu_item_id=row.menu_item_id, name=row.name, qty=item.qty, price_fen=row.price_fen))
+    return lines
+
+
+async def _slot_usage(session: AsyncSession, *, card_id: str, service_date: date, meal_slot: str) -> tuple[int, bool]:
+    """Subsidised meals already charged in this slot, and whether today's group subsidy is used."""
+    base = select(func.count()).select_from(Charge).where(Charge.card_id == card_id, Charge.service_date == service_date, Charge.status == "charged")  # type: ignore[arg-type]
+    in_slot = await session.scalar(base.where(Charge.meal_slot == meal_slot, Charge.subsidised.is_(True)))  # type: ignore[arg-type, attr-defined]
+    group_used = await session.scalar(base.where(Charge.group_subsidy_fen > 0))  # type: ignore[arg-type]
+    return int(in_slot or 0), bool(group_used)
+
+
+def _facts(card: Card) -> rules.CardFacts:
+    return rules.CardFacts(card_id=card.card_id, birth_date=card.birth_date, home_district=card.home_district, groups=tuple(card.groups), status=card.status)
+
+
+async def _price(session: AsyncSession, req: QuoteRequest, card: Card | None) -> tuple[rules.Quote, list[PricedLine], Site]:
+    site = await _site(session, req.site_id)
+    kitchen_id = site.kitchen_id
+    lines = await _lines(session, kitchen_id=kitchen_id, req=req)
+    list_total = sum(line.price_fen * line.qty for line in lines)
+    city = await city_policy_on(session, req.service_date)
+    if card is None or city is None:
+        reasons = ("no_card",) if card is None else ("no_city_policy",)
+        return rules.full_price(list_total, reasons), lines, site
+    district = await district_policy_on(session, card.home_district, req.service_date)
+    used, group_used = await _slot_usage(session, card_id=card.card_id, service_date=req.service_date, meal_slot=req.meal_slot)
+    q = rules.quote(
+        list_total_fen=list_total, service_date=req.service_date, card=_facts(card), city_policy=city,
+        district_policy=district, subsidised_meals_in_slot=used, group_subsidy_used_today=group_used,
+    )
+    return q, lines, site
+
+
+def _result_fields(q: rules.Quote) -> dict[str, Any]:
+    return {
+        "list_total_fen": q.list_total_fen, "age_discount_fen": q.age_discount_fen, "group_subsidy_fen": q.group_subsidy_fen,
+        "senior_pays_fen": q.senior_pays_fen, "pay_percent": q.pay_percent, "funder_district": q.funder_district,
+        "city_part_fen": q.city_part_fen, "district_part_fen": q.district_part_fen, "reasons": list(q.reasons),
+    }
+
+
+async def quote(session: AsyncSession, req: QuoteRequest) -> QuoteResult:
+    """What this meal would cost; changes nothing."""
+    card = await get_card(session, req.card_id) if req.card_id else None
+    q, lines, site = await _price(session, req, card)
+    return QuoteResult(**_result_fields(q), lines=lines, kitchen_id=site.kitchen_id)
+
+
+def _refuse_inactive(card: Card) -> None:
+    if card.status == rules.REPORTED_LOST:
+        raise Problem(409, "card_reported_lost", "this card was reported lost; the diner may pay full price without it")
+    if card.status == rules.SUSPENDED:
+        raise Problem(409, "card_suspended", "this card is suspended; the diner may pay full price without it")
+
+
+def local_period(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+async def open_period(session: AsyncSession, preferred: str, now: datetime, tz: str) -> str:
+    """The preferred month unless it is closed; then the current local month (closed months stay frozen)."""
+    if await session.get(Statement, preferred) is None:
+        return preferred
+    return local_period(now.astimezone(ZoneInfo(tz)).date())
+
+
+async def charge(session: AsyncSession, req: ChargeRequest, *, tz: str) -> ChargeResult:
+    """Take the allowances, debit the wallet and post the ledger, once per order_id."""
+    existing = await session.get(Charge, req.order_id)
+    if existing is not None:
+        return ChargeResult.model_validate_json(existing.result)
+    card = await get_card(session, req.card_id, for_update=True) if req.card_id else None
+    existing = await session.get(Charge, req.order_id)  # a twin request may have won while we waited for the lock
+    if existing is not None:
+        return ChargeResult.model_validate_json(existing.result)
+    if card is not None:
+        _refuse_inactive(card)
+    elif req.payment_method == "card_wallet":
+        raise Problem(422, "wallet_needs_card", "wallet payment needs a card")
+    q, lines, site = await _price(session, req, card)
+    balance = None
+    if req.payment_method == "card_wallet" and card is not None:
+        if card.balance_fen < q.senior_pays_fen:
+            raise Problem(402, "insufficient_balance", f"wallet holds {card.balance_fen} fen, meal costs {q.senior_pays_fen} fen",
+                          balance_fen=card.balance_fen, senior_pays_fen=q.senior_pays_fen)
+        card.balance_fen -= q.senior_pays_fen
+        balance = card.balance_fen
+    elif card is not None:
+        balance = card.balance_fen
+    result = ChargeResult(**_result_fields(q), lines=lines, kitchen_id=site.kitchen_id, order_id=req.order_id, charged=True, wallet_balance_fen=balance)
+    period = await open_period(session, local_period(req.service_date), utcnow(), tz)
+    session.add(
+        Charge(
+            order_id=req.order_id, card_id=card.card_id if card else None, site_id=site.site_id, operator=site.operator,
+            funder_district=q.funder_district, service_date=req.service_date, meal_slot=req.meal_slot, payment_method=req.payment_method,
+            list_total_fen=q.list_total_fen, age_discount_fen=q.age_discount_fen, group_subsidy_fen=q.group_subsidy_fen,
+            senior_pays_fen=q.senior_pays_fen, city_part_fen=q.city_part_fen, district_part_fen=q.district_part_fen,
+            pay_percent=q.pay_percent, subsidised=q.subsidised, group_name=q.group, result=result.model_dump_json(), period=period,
+        )
+    )
+    postings = rules.charge_postings(quote=q, payment_method=req.payment_method, card_id=card.card_id if card else None, operator=site.operator)
+    _post(session, entry=f"charge:{req.order_id}", postings=postings, period=period)
+    return result
+
+
+def _post(session: AsyncSession, *, entry: str, postings: Sequence[rules.Posting], period: str) -> None:
+    assert sum(p.amount_fen for p in postings) == 0, "unbalanced entry"
+    for p in postings:
+        session.add(Posting(entry=entry, account=p.account, amount_fen=p.amount_fen, period=period))
+
+
+async def refund(session: AsyncSession, req: RefundRequest, *, tz: str) -> RefundResult:
+    """Reverse exactly what the charge did, once; the allowance comes back with it."""
+    ch = (await session.exec(select(Charge).where(Charge.order_id == req.order_id).with_for_update())).first()  # type: ignore[call-overload, arg-type]
+    if ch is None:
+        raise Problem(404, "unknown_charge", f"no charge for order {req.order_id}")
+    card = await get_card(session, ch.card_id, for_update=True) if ch.card_id else None
+    if ch.status == "refunded":
+        return RefundResult(order_id=req.order_id, refunded=True, refunded_fen=ch.senior_pays_fen, wallet_balance_fen=card.balance_fen if card else None)
+    original = (await session.exec(select(Posting).where(Posting.entry == f"charge:{req.order_id}"))).all()  # type: ignore[call-overload, arg-type]
+    period = await open_period(session, ch.period, utcnow(), tz)
+    _post(session, entry=f"refund:{req.order_id}", postings=rules.reverse(rules.Posting(p.account, p.amount_fen) for p in original), period=period)
+    if ch.payment_method == "card_wallet" and card is not None:
+        card.balance_fen += ch.senior_pays_fen
+    ch.status = "refunded"
+    ch.refunded_at = utcnow()
+    return RefundResult(order_id=req.order_id, refunded=True, refunded_fen=ch.senior_pays_fen, wallet_balance_fen=card.balance_fen if card else None)
+
+
+async def topup(session: AsyncSession, *, card_id: str, amount_fen: int, key: str, request_hash: str) -> Topup:
+    """Credit the wallet once per Idempotency-Key; the same key with another amount is a conflict."""
+    card = await get_card(session, card_id, for_update=True)
+    done = (await session.exec(select(Topup).where(Topup.card_id == card_id, Topup.idempotency_key == key))).first()  # type: ignore[call-overload, arg-type]
+    if done is not None:
+        if done.request_hash != request_hash:
+            raise Problem(409, "idempotency_key_reused", "this Idempotency-Key was used for another top-up")
+        return done  # type: ignore[no-any-return]
+    if amount_fen <= 0:
+        raise Problem(422, "invalid_amount", "a top-up must be positive")
+    card.balance_fen += amount_fen
+    row = Topup(card_id=card_id, idempotency_key=key, request_hash=request_hash, amount_fen=amount_fen, balance_after_fen=card.balance_fen)
+    session.add(row)
+    today = local_period(utcnow().date())
+    _post(session, entry=f"topup:{card_id}:{key}"[:80], postings=(rules.Posting("cash:wallet_topups", amount_fen), rules.Posting(f"senior_wallet:{card_id}", -amount_fen)), period=today)
+    return row

@@ -1,0 +1,1 @@
+"""Common code of the four meal-assist services."""

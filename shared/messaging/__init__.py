@@ -1,0 +1,1 @@
+"""Outbox, inbox, durable consumers and request/reply over NATS JetStream."""
