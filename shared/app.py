@@ -3,10 +3,11 @@
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -38,7 +39,7 @@ class ServiceSpec:
     routers: list[APIRouter]
     subscriptions: Callable[[FastAPI], list[Subscription]] = lambda app: []
     endpoints: Callable[[FastAPI], list[Endpoint]] = lambda app: []
-    background: list[Callable[[FastAPI], Awaitable[None]]] = field(default_factory=list)
+    background: list[Callable[[FastAPI], Coroutine[Any, Any, None]]] = field(default_factory=list)
     ui_dir: Path | None = None
 
 
@@ -50,8 +51,13 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
         db, bus, relay = app.state.db, app.state.bus, app.state.relay
         consumers = [
             DurableConsumer(
-                db=db, bus=bus, tables=spec.tables, service=spec.name, subscription=sub,
-                max_deliver=settings.consumer_max_deliver, backoff_s=settings.consumer_backoff_s,
+                db=db,
+                bus=bus,
+                tables=spec.tables,
+                service=spec.name,
+                subscription=sub,
+                max_deliver=settings.consumer_max_deliver,
+                backoff_s=settings.consumer_backoff_s,
             )
             for sub in spec.subscriptions(app)
         ]
@@ -61,7 +67,7 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
         relay.start()
         for consumer in consumers:
             consumer.start()
-        tasks = [asyncio.create_task(job(app), name=getattr(job, "__name__", "job")) for job in spec.background]
+        tasks: list[asyncio.Task[None]] = [asyncio.create_task(job(app), name=getattr(job, "__name__", "job")) for job in spec.background]
         if rpc is not None:
             tasks.append(asyncio.create_task(_serve_rpc(bus, rpc)))
         try:

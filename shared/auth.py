@@ -31,9 +31,7 @@ class Principal:
             raise Problem(403, "scope_forbidden", f"this {self.role} token may not act for {value}")
 
 
-def issue_token(
-    secret: str, *, sub: str, role: str, scope: str | None = None, ttl_s: int = 365 * 24 * 3600
-) -> str:
+def issue_token(secret: str, *, sub: str, role: str, scope: str | None = None, ttl_s: int = 365 * 24 * 3600) -> str:
     """A signed token; scope goes in the claim of the role (site_id, kitchen_id, driver_id)."""
     now = int(time.time())
     claims: dict[str, Any] = {"sub": sub, "role": role, "iat": now, "exp": now + ttl_s}

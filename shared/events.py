@@ -186,9 +186,19 @@ class FoodSafetyBreach(Event):
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.SUBJECT: cls
     for cls in (
-        SiteUpserted, MenuPublished, CardProfileUpdated, OrderConfirmed, OrderCancelled,
-        OrderFulfilled, OrderFailed, BatchStatus, DispatchRequested, StopDelivered, StopFailed,
-        WelfareCheck, FoodSafetyBreach,
+        SiteUpserted,
+        MenuPublished,
+        CardProfileUpdated,
+        OrderConfirmed,
+        OrderCancelled,
+        OrderFulfilled,
+        OrderFailed,
+        BatchStatus,
+        DispatchRequested,
+        StopDelivered,
+        StopFailed,
+        WelfareCheck,
+        FoodSafetyBreach,
     )
 }
 

@@ -21,7 +21,12 @@ def subscriptions(app: FastAPI) -> list[Subscription]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     spec = ServiceSpec(
-        name=NAME, title="meal-assist central kitchen", metadata=metadata, tables=messaging,
-        routers=[router], subscriptions=subscriptions, ui_dir=Path(__file__).parent / "ui",
+        name=NAME,
+        title="meal-assist central kitchen",
+        metadata=metadata,
+        tables=messaging,
+        routers=[router],
+        subscriptions=subscriptions,
+        ui_dir=Path(__file__).parent / "ui",
     )
     return build_app(spec, settings or load_settings(NAME))

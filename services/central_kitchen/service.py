@@ -1,9 +1,10 @@
 """Use cases of the central kitchen: take a session and the outbox, never commit."""
 
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import delete, func
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.central_kitchen.adapters.tables import KitchenOrder, KitchenOrderLine, MenuItem, Site
@@ -14,12 +15,21 @@ from shared.events import MenuPublished, OrderCancelled, OrderConfirmed, SiteUps
 from shared.messaging.outbox import Outbox
 
 SITE_FIELDS = (
-    "name", "kind", "district", "operator", "lat", "lon", "supplied_by",
-    "breakfast_cutoff", "lunch_cutoff", "dinner_cutoff", "walk_in_default",
+    "name",
+    "kind",
+    "district",
+    "operator",
+    "lat",
+    "lon",
+    "supplied_by",
+    "breakfast_cutoff",
+    "lunch_cutoff",
+    "dinner_cutoff",
+    "walk_in_default",
 )
 
 
-async def upsert_site(session: AsyncSession, outbox: Outbox, *, site_id: str, data: dict[str, object]) -> tuple[Site, bool]:
+async def upsert_site(session: AsyncSession, outbox: Outbox, *, site_id: str, data: dict[str, Any]) -> tuple[Site, bool]:
     """Create or replace a site; publishes catalog.site.upserted.v1 when anything changed."""
     supplier: Site | None = None
     supplied_by = data.get("supplied_by")
@@ -35,13 +45,15 @@ async def upsert_site(session: AsyncSession, outbox: Outbox, *, site_id: str, da
         cutoffs={k: str(data[k]) for k in ("breakfast_cutoff", "lunch_cutoff", "dinner_cutoff")},
     )
     site = await session.get(Site, site_id)
-    dependents = list((await session.exec(select(Site).where(Site.supplied_by == site_id))).all())  # type: ignore[call-overload]
+    dependents = list((await session.exec(select(Site).where(col(Site.supplied_by) == site_id))).all())
     if dependents and data["kind"] not in rules.SUPPLIERS.get(str(dependents[0].kind), set()):
-        raise Problem(409, "supplier_in_use", f"{len(dependents)} sites are supplied by {site_id}; it must stay a {site.kind if site else 'supplier'}")
+        raise Problem(
+            409, "supplier_in_use", f"{len(dependents)} sites are supplied by {site_id}; it must stay a {site.kind if site else 'supplier'}"
+        )
     kitchen_id = site_id if supplier is None else supplier.kitchen_id
     changed = site is None or site.kitchen_id != kitchen_id or any(getattr(site, f) != data[f] for f in SITE_FIELDS)
     if site is None:
-        site = Site(site_id=site_id, kitchen_id=kitchen_id, **data)  # type: ignore[arg-type]
+        site = Site(site_id=site_id, kitchen_id=kitchen_id, **data)
         session.add(site)
     elif changed:
         for f in SITE_FIELDS:
@@ -58,7 +70,7 @@ async def upsert_site(session: AsyncSession, outbox: Outbox, *, site_id: str, da
 
 
 async def _announce(session: AsyncSession, outbox: Outbox, site: Site) -> None:
-    fields = {f: getattr(site, f) for f in SITE_FIELDS}
+    fields: dict[str, Any] = {f: getattr(site, f) for f in SITE_FIELDS}
     await outbox.publish(session, SiteUpserted(site_id=site.site_id, kitchen_id=site.kitchen_id, **fields))
 
 
@@ -70,7 +82,7 @@ async def get_site(session: AsyncSession, site_id: str) -> Site:
 
 
 async def list_sites(session: AsyncSession) -> list[Site]:
-    return list((await session.exec(select(Site).order_by(Site.site_id))).all())  # type: ignore[call-overload]
+    return list((await session.exec(select(Site).order_by(col(Site.site_id)))).all())
 
 
 async def _kitchen(session: AsyncSession, kitchen_id: str) -> Site:
@@ -91,7 +103,9 @@ async def publish_menu(
         return False
     await session.execute(
         delete(MenuItem).where(
-            MenuItem.kitchen_id == kitchen_id, MenuItem.service_date == service_date, MenuItem.meal_slot == meal_slot  # type: ignore[arg-type]
+            col(MenuItem.kitchen_id) == kitchen_id,
+            col(MenuItem.service_date) == service_date,
+            col(MenuItem.meal_slot) == meal_slot,
         )
     )
     for position, item in enumerate(items):
@@ -102,18 +116,21 @@ async def publish_menu(
 
 def _contract(row: MenuItem) -> MenuItemContract:
     return MenuItemContract(
-        menu_item_id=row.menu_item_id, name=row.name, price_fen=row.price_fen,
-        diet_variants=list(row.diet_variants), allergens=list(row.allergens),
+        menu_item_id=row.menu_item_id,
+        name=row.name,
+        price_fen=row.price_fen,
+        diet_variants=list(row.diet_variants),
+        allergens=list(row.allergens),
     )
 
 
 async def menu_items(session: AsyncSession, *, kitchen_id: str, service_date: date, meal_slot: str) -> list[MenuItem]:
     query = (
         select(MenuItem)
-        .where(MenuItem.kitchen_id == kitchen_id, MenuItem.service_date == service_date, MenuItem.meal_slot == meal_slot)  # type: ignore[arg-type]
-        .order_by(MenuItem.position)  # type: ignore[arg-type]
+        .where(col(MenuItem.kitchen_id) == kitchen_id, col(MenuItem.service_date) == service_date, col(MenuItem.meal_slot) == meal_slot)
+        .order_by(col(MenuItem.position))
     )
-    return list((await session.exec(query)).all())  # type: ignore[call-overload]
+    return list((await session.exec(query)).all())
 
 
 async def record_confirmed(session: AsyncSession, event: OrderConfirmed) -> None:
@@ -122,8 +139,13 @@ async def record_confirmed(session: AsyncSession, event: OrderConfirmed) -> None
         return
     session.add(
         KitchenOrder(
-            order_id=event.order_id, site_id=event.site_id, kitchen_id=event.kitchen_id, channel=event.channel,
-            card_id=event.card_id, service_date=event.service_date, meal_slot=event.meal_slot,
+            order_id=event.order_id,
+            site_id=event.site_id,
+            kitchen_id=event.kitchen_id,
+            channel=event.channel,
+            card_id=event.card_id,
+            service_date=event.service_date,
+            meal_slot=event.meal_slot,
         )
     )
     lines: dict[tuple[str, str], int] = {}
@@ -147,16 +169,19 @@ async def production_plan(
     await _kitchen(session, kitchen_id)
     pre = await session.execute(
         select(KitchenOrder.site_id, KitchenOrderLine.menu_item_id, KitchenOrderLine.diet_variant, func.sum(KitchenOrderLine.qty))
-        .join(KitchenOrderLine, KitchenOrderLine.order_id == KitchenOrder.order_id)  # type: ignore[arg-type]
+        .join(KitchenOrderLine, col(KitchenOrderLine.order_id) == KitchenOrder.order_id)
         .where(
-            KitchenOrder.kitchen_id == kitchen_id, KitchenOrder.service_date == service_date,  # type: ignore[arg-type]
-            KitchenOrder.meal_slot == meal_slot, KitchenOrder.status == "confirmed", KitchenOrder.channel != "dine_in",  # type: ignore[arg-type]
+            col(KitchenOrder.kitchen_id) == kitchen_id,
+            col(KitchenOrder.service_date) == service_date,
+            col(KitchenOrder.meal_slot) == meal_slot,
+            col(KitchenOrder.status) == "confirmed",
+            col(KitchenOrder.channel) != "dine_in",
         )
-        .group_by(KitchenOrder.site_id, KitchenOrderLine.menu_item_id, KitchenOrderLine.diet_variant)
+        .group_by(col(KitchenOrder.site_id), col(KitchenOrderLine.menu_item_id), col(KitchenOrderLine.diet_variant))
     )
     preorders = [(s, i, d, int(q)) for s, i, d, q in pre.all()]
     item_ids = [m.menu_item_id for m in await menu_items(session, kitchen_id=kitchen_id, service_date=service_date, meal_slot=meal_slot)]
-    canteens = (await session.exec(select(Site).where(Site.kitchen_id == kitchen_id, Site.kind == "canteen"))).all()  # type: ignore[call-overload]
+    canteens = (await session.exec(select(Site).where(col(Site.kitchen_id) == kitchen_id, col(Site.kind) == "canteen"))).all()
     forecasts: dict[tuple[str, str], int] = {}
     for canteen in canteens:
         defaults = rules.split_default(canteen.walk_in_default, item_ids)
@@ -170,13 +195,17 @@ async def _weekly_dine_in(session: AsyncSession, *, site_id: str, item: str, ser
     """Dine-in sales of an item on the same weekday in each of the last four weeks that had any."""
     days = [service_date - timedelta(weeks=w) for w in range(4, 0, -1)]
     rows = await session.execute(
-        select(KitchenOrder.service_date, func.sum(KitchenOrderLine.qty))
-        .join(KitchenOrderLine, KitchenOrderLine.order_id == KitchenOrder.order_id)  # type: ignore[arg-type]
+        select(col(KitchenOrder.service_date), func.sum(KitchenOrderLine.qty))
+        .join(KitchenOrderLine, col(KitchenOrderLine.order_id) == KitchenOrder.order_id)
         .where(
-            KitchenOrder.site_id == site_id, KitchenOrder.channel == "dine_in", KitchenOrder.status == "confirmed",  # type: ignore[arg-type]
-            KitchenOrder.meal_slot == meal_slot, KitchenOrder.service_date.in_(days), KitchenOrderLine.menu_item_id == item,  # type: ignore[attr-defined]
+            col(KitchenOrder.site_id) == site_id,
+            col(KitchenOrder.channel) == "dine_in",
+            col(KitchenOrder.status) == "confirmed",
+            col(KitchenOrder.meal_slot) == meal_slot,
+            col(KitchenOrder.service_date).in_(days),
+            col(KitchenOrderLine.menu_item_id) == item,
         )
-        .group_by(KitchenOrder.service_date)
+        .group_by(col(KitchenOrder.service_date))
     )
     by_day = {d: int(q) for d, q in rows.all()}
     return [by_day[d] for d in days if d in by_day]

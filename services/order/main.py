@@ -40,12 +40,21 @@ async def recovery_loop(app: FastAPI) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     spec = ServiceSpec(
-        name=NAME, title="meal-assist order", metadata=metadata, tables=messaging, routers=[router],
-        subscriptions=subscriptions, background=[recovery_loop], ui_dir=Path(__file__).parent / "ui",
+        name=NAME,
+        title="meal-assist order",
+        metadata=metadata,
+        tables=messaging,
+        routers=[router],
+        subscriptions=subscriptions,
+        background=[recovery_loop],
+        ui_dir=Path(__file__).parent / "ui",
     )
     app = build_app(spec, settings or load_settings(NAME))
     app.state.checkout = service.Checkout(
-        db=app.state.db, outbox=app.state.outbox, bus=app.state.bus,
-        idempotency=IdempotencyStore(messaging.idempotency), settings=app.state.settings,
+        db=app.state.db,
+        outbox=app.state.outbox,
+        bus=app.state.bus,
+        idempotency=IdempotencyStore(messaging.idempotency),
+        settings=app.state.settings,
     )
     return app

@@ -10,13 +10,14 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import delete
-from sqlmodel import select
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.order.adapters.tables import MealOrder, MealOrderLine, MenuItem, Site
@@ -55,9 +56,16 @@ log = logging.getLogger(__name__)
 
 # --- copies of the catalog ---
 async def record_site(session: AsyncSession, event: SiteUpserted) -> None:
-    fields = {
-        "name": event.name, "kind": event.kind, "district": event.district, "operator": event.operator, "supplied_by": event.supplied_by, "kitchen_id": event.kitchen_id,
-        "breakfast_cutoff": event.breakfast_cutoff, "lunch_cutoff": event.lunch_cutoff, "dinner_cutoff": event.dinner_cutoff,
+    fields: dict[str, Any] = {
+        "name": event.name,
+        "kind": event.kind,
+        "district": event.district,
+        "operator": event.operator,
+        "supplied_by": event.supplied_by,
+        "kitchen_id": event.kitchen_id,
+        "breakfast_cutoff": event.breakfast_cutoff,
+        "lunch_cutoff": event.lunch_cutoff,
+        "dinner_cutoff": event.dinner_cutoff,
     }
     site = await session.get(Site, event.site_id)
     if site is None:
@@ -70,12 +78,20 @@ async def record_site(session: AsyncSession, event: SiteUpserted) -> None:
 async def record_menu(session: AsyncSession, event: MenuPublished) -> None:
     await session.execute(
         delete(MenuItem).where(
-            MenuItem.kitchen_id == event.kitchen_id, MenuItem.service_date == event.service_date, MenuItem.meal_slot == event.meal_slot  # type: ignore[arg-type]
+            col(MenuItem.kitchen_id) == event.kitchen_id,
+            col(MenuItem.service_date) == event.service_date,
+            col(MenuItem.meal_slot) == event.meal_slot,
         )
     )
     for position, item in enumerate(event.items):
         session.add(
-            MenuItem(kitchen_id=event.kitchen_id, service_date=event.service_date, meal_slot=event.meal_slot, position=position, **item.model_dump())
+            MenuItem(
+                kitchen_id=event.kitchen_id,
+                service_date=event.service_date,
+                meal_slot=event.meal_slot,
+                position=position,
+                **item.model_dump(),
+            )
         )
 
 
@@ -91,25 +107,30 @@ async def menu_for(session: AsyncSession, *, site: Site, service_date: object, m
     kitchen_id = site.kitchen_id
     query = (
         select(MenuItem)
-        .where(MenuItem.kitchen_id == kitchen_id, MenuItem.service_date == service_date, MenuItem.meal_slot == meal_slot)  # type: ignore[arg-type]
-        .order_by(MenuItem.position)  # type: ignore[arg-type]
+        .where(col(MenuItem.kitchen_id) == kitchen_id, col(MenuItem.service_date) == service_date, col(MenuItem.meal_slot) == meal_slot)
+        .order_by(col(MenuItem.position))
     )
-    return list((await session.exec(query)).all())  # type: ignore[call-overload]
+    return list((await session.exec(query)).all())
 
 
 async def load_order(session: AsyncSession, order_id: uuid.UUID, *, for_update: bool = False) -> tuple[MealOrder, list[MealOrderLine]]:
-    query = select(MealOrder).where(MealOrder.order_id == order_id)  # type: ignore[arg-type]
+    query = select(MealOrder).where(col(MealOrder.order_id) == order_id)
     if for_update:
         query = query.with_for_update()
-    order = (await session.exec(query)).first()  # type: ignore[call-overload]
+    order = (await session.exec(query)).first()
     if order is None:
         raise Problem(404, "unknown_order", f"no order {order_id}")
-    lines = (await session.exec(select(MealOrderLine).where(MealOrderLine.order_id == order_id).order_by(MealOrderLine.line_no))).all()  # type: ignore[call-overload, arg-type]
+    lines = (
+        await session.exec(select(MealOrderLine).where(col(MealOrderLine.order_id) == order_id).order_by(col(MealOrderLine.line_no)))
+    ).all()
     return order, list(lines)
 
 
 def order_out(order: MealOrder, lines: list[MealOrderLine]) -> OrderOut:
-    items = [OrderItemOut(menu_item_id=li.menu_item_id, name=li.name, qty=li.qty, diet_variant=li.diet_variant, price_fen=li.price_fen) for li in lines]
+    items = [
+        OrderItemOut(menu_item_id=li.menu_item_id, name=li.name, qty=li.qty, diet_variant=li.diet_variant, price_fen=li.price_fen)
+        for li in lines
+    ]
     return OrderOut.model_validate({**order.model_dump(), "items": items})
 
 
@@ -127,13 +148,21 @@ async def create_pending(session: AsyncSession, *, body: PlaceOrder, now_local: 
     site = await get_site(session, body.site_id)
     rules.check_channel(channel=body.channel, site_kind=site.kind)
     rules.check_service_date(service_date=body.service_date, today=now_local.date(), channel=body.channel)
-    rules.check_preorder_cutoff(channel=body.channel, now_local=now_local, service_date=body.service_date, cutoff=cutoff_of(site, body.meal_slot))
+    rules.check_preorder_cutoff(
+        channel=body.channel, now_local=now_local, service_date=body.service_date, cutoff=cutoff_of(site, body.meal_slot)
+    )
     menu = {m.menu_item_id: m for m in await menu_for(session, site=site, service_date=body.service_date, meal_slot=body.meal_slot)}
     if not menu:
         raise Problem(422, "menu_not_published", f"no menu published for {site.site_id} on {body.service_date} {body.meal_slot}")
     order = MealOrder(
-        site_id=site.site_id, kitchen_id=site.kitchen_id, card_id=body.card_id, channel=body.channel,
-        service_date=body.service_date, meal_slot=body.meal_slot, payment_method=body.payment_method, created_by=created_by,
+        site_id=site.site_id,
+        kitchen_id=site.kitchen_id,
+        card_id=body.card_id,
+        channel=body.channel,
+        service_date=body.service_date,
+        meal_slot=body.meal_slot,
+        payment_method=body.payment_method,
+        created_by=created_by,
     )
     if body.payment_method == "card_wallet" and body.card_id is None:
         raise Problem(422, "wallet_needs_card", "wallet payment needs a card")
@@ -143,11 +172,18 @@ async def create_pending(session: AsyncSession, *, body: PlaceOrder, now_local: 
         if dish is None:
             raise Problem(422, "unknown_menu_item", f"{item.menu_item_id!r} is not on this menu", menu_item_id=item.menu_item_id)
         if item.diet_variant not in dish.diet_variants:
-            raise Problem(422, "diet_variant_unavailable", f"{dish.name} comes as {', '.join(dish.diet_variants)}", menu_item_id=item.menu_item_id)
+            raise Problem(
+                422, "diet_variant_unavailable", f"{dish.name} comes as {', '.join(dish.diet_variants)}", menu_item_id=item.menu_item_id
+            )
         session.add(
             MealOrderLine(
-                order_id=order.order_id, line_no=line_no, menu_item_id=dish.menu_item_id, name=dish.name, qty=item.qty,
-                diet_variant=item.diet_variant, price_fen=dish.price_fen,
+                order_id=order.order_id,
+                line_no=line_no,
+                menu_item_id=dish.menu_item_id,
+                name=dish.name,
+                qty=item.qty,
+                diet_variant=item.diet_variant,
+                price_fen=dish.price_fen,
             )
         )
     return order
@@ -159,18 +195,37 @@ async def confirm(session: AsyncSession, outbox: Outbox, *, order_id: uuid.UUID,
     if order.status != "pending_payment":
         return order
     order.status = rules.move(order.status, "confirmed")
-    for field in ("list_total_fen", "age_discount_fen", "group_subsidy_fen", "senior_pays_fen", "pay_percent", "funder_district",
-                  "city_part_fen", "district_part_fen", "wallet_balance_fen"):
+    for field in (
+        "list_total_fen",
+        "age_discount_fen",
+        "group_subsidy_fen",
+        "senior_pays_fen",
+        "pay_percent",
+        "funder_district",
+        "city_part_fen",
+        "district_part_fen",
+        "wallet_balance_fen",
+    ):
         setattr(order, field, getattr(result, field))
     order.reasons = list(result.reasons)
     order.updated_at = utcnow()
     await outbox.publish(
         session,
         OrderConfirmed(
-            order_id=order.order_id, site_id=order.site_id, kitchen_id=order.kitchen_id, card_id=order.card_id, channel=order.channel,  # type: ignore[arg-type]
-            service_date=order.service_date, meal_slot=order.meal_slot, payment_method=order.payment_method,  # type: ignore[arg-type]
-            items=[OrderLine(menu_item_id=li.menu_item_id, name=li.name, qty=li.qty, diet_variant=li.diet_variant, price_fen=li.price_fen) for li in lines],
-            list_total_fen=order.list_total_fen, senior_pays_fen=order.senior_pays_fen,
+            order_id=order.order_id,
+            site_id=order.site_id,
+            kitchen_id=order.kitchen_id,
+            card_id=order.card_id,
+            channel=order.channel,
+            service_date=order.service_date,
+            meal_slot=order.meal_slot,
+            payment_method=order.payment_method,
+            items=[
+                OrderLine(menu_item_id=li.menu_item_id, name=li.name, qty=li.qty, diet_variant=li.diet_variant, price_fen=li.price_fen)
+                for li in lines
+            ],
+            list_total_fen=order.list_total_fen,
+            senior_pays_fen=order.senior_pays_fen,
         ),
     )
     return order
@@ -187,8 +242,12 @@ async def reject(session: AsyncSession, *, order_id: uuid.UUID, problem: Problem
 
 def charge_request(order: MealOrder, lines: list[MealOrderLine]) -> ChargeRequest:
     return ChargeRequest(
-        order_id=order.order_id, site_id=order.site_id, card_id=order.card_id, service_date=order.service_date,
-        meal_slot=order.meal_slot, payment_method=order.payment_method,  # type: ignore[arg-type]
+        order_id=order.order_id,
+        site_id=order.site_id,
+        card_id=order.card_id,
+        service_date=order.service_date,
+        meal_slot=order.meal_slot,
+        payment_method=order.payment_method,
         items=[QuoteLine(menu_item_id=li.menu_item_id, qty=li.qty) for li in lines],
     )
 
@@ -232,19 +291,29 @@ class Checkout:
             if outcome.problem is not None:
                 await self.idempotency.release(session, scope=scope, key=key)
             else:
-                await self.idempotency.complete(session, scope=scope, key=key, status_code=response.status_code, body=packed, headers=_location(response))
+                await self.idempotency.complete(
+                    session, scope=scope, key=key, status_code=response.status_code, body=packed, headers=_location(response)
+                )
         return response
 
     def _respond(self, outcome: Outcome) -> tuple[Response, str]:
         if outcome.problem is not None:
-            problem = Problem(outcome.problem.status, outcome.problem.code, outcome.problem.detail, **outcome.problem.extra,
-                              order_id=str(outcome.order.order_id), order_status=outcome.order.status)
+            problem = Problem(
+                outcome.problem.status,
+                outcome.problem.code,
+                outcome.problem.detail,
+                **outcome.problem.extra,
+                order_id=str(outcome.order.order_id),
+                order_status=outcome.order.status,
+            )
             return problem_response(problem), json.dumps(problem.body())
         body = outcome.order.model_dump_json()
         if outcome.order.status == "pending_payment":
             headers = {"Location": f"/v1/orders/{outcome.order.order_id}", "Retry-After": "1"}
             return Response(body, status_code=202, media_type="application/json", headers=headers), body
-        return Response(body, status_code=201, media_type="application/json", headers={"Location": f"/v1/orders/{outcome.order.order_id}"}), body
+        return Response(
+            body, status_code=201, media_type="application/json", headers={"Location": f"/v1/orders/{outcome.order.order_id}"}
+        ), body
 
     async def _replay(self, *, scope: str, key: str, digest: str) -> Response:
         """The same key again: the first response byte for byte, once the first request finished."""
@@ -267,7 +336,9 @@ class Checkout:
         if order.status != "pending_payment":
             return Outcome(order_out(order, lines))
         try:
-            result = await call(self.bus.nc, CHARGE_SUBJECT, charge_request(order, lines), ChargeResult, timeout=self.settings.rpc_timeout_s)
+            result = await call(
+                self.bus.nc, CHARGE_SUBJECT, charge_request(order, lines), ChargeResult, timeout=self.settings.rpc_timeout_s
+            )
         except RpcUnavailable as exc:
             log.warning("pricing did not answer for order %s: %s", order_id, exc)
             return await self._still_pending(order_id)
@@ -299,8 +370,14 @@ class Checkout:
                 pass
             else:
                 site = await get_site(session, order.site_id)
-                if not rules.before_cutoff(now_local=local_now(self.settings), service_date=order.service_date, cutoff=cutoff_of(site, order.meal_slot)):
-                    raise Problem(409, "cutoff_passed", f"cancellations for {order.service_date} {order.meal_slot} closed at {cutoff_of(site, order.meal_slot)}")
+                if not rules.before_cutoff(
+                    now_local=local_now(self.settings), service_date=order.service_date, cutoff=cutoff_of(site, order.meal_slot)
+                ):
+                    raise Problem(
+                        409,
+                        "cutoff_passed",
+                        f"cancellations for {order.service_date} {order.meal_slot} closed at {cutoff_of(site, order.meal_slot)}",
+                    )
                 order.status = rules.move(order.status, "cancel_pending")
                 order.updated_at = utcnow()
         return await self.drive_refund(order_id)
@@ -311,7 +388,13 @@ class Checkout:
         if order.status != "cancel_pending":
             return Outcome(order_out(order, lines))
         try:
-            result = await call(self.bus.nc, REFUND_SUBJECT, RefundRequest(order_id=order_id, reason="cancelled"), RefundResult, timeout=self.settings.rpc_timeout_s)
+            result = await call(
+                self.bus.nc,
+                REFUND_SUBJECT,
+                RefundRequest(order_id=order_id, reason="cancelled"),
+                RefundResult,
+                timeout=self.settings.rpc_timeout_s,
+            )
         except (RpcUnavailable, Problem) as exc:
             log.warning("refund of %s not done yet: %s", order_id, exc)
             return Outcome(order_out(order, lines))
@@ -323,7 +406,13 @@ class Checkout:
                 order.updated_at = utcnow()
                 await self.outbox.publish(
                     session,
-                    OrderCancelled(order_id=order.order_id, site_id=order.site_id, service_date=order.service_date, meal_slot=order.meal_slot, reason="cancelled"),  # type: ignore[arg-type]
+                    OrderCancelled(
+                        order_id=order.order_id,
+                        site_id=order.site_id,
+                        service_date=order.service_date,
+                        meal_slot=order.meal_slot,
+                        reason="cancelled",
+                    ),
                 )
         return Outcome(order_out(order, lines))
 
@@ -334,8 +423,8 @@ class Checkout:
             rows = (
                 await session.execute(
                     select(MealOrder.order_id, MealOrder.status)
-                    .where(MealOrder.status.in_(["pending_payment", "cancel_pending"]), MealOrder.updated_at < cutoff)  # type: ignore[attr-defined]
-                    .order_by(MealOrder.updated_at)  # type: ignore[arg-type]
+                    .where(col(MealOrder.status).in_(["pending_payment", "cancel_pending"]), col(MealOrder.updated_at) < cutoff)
+                    .order_by(col(MealOrder.updated_at))
                     .limit(100)
                 )
             ).all()
@@ -359,5 +448,8 @@ def _location(response: Response) -> dict[str, str]:
 
 
 def _accepted(stored: Stored) -> Response:
-    return JSONResponse({"order_id": stored.resource_id, "status": "pending_payment"}, status_code=202,
-                        headers={"Location": f"/v1/orders/{stored.resource_id}", "Retry-After": "1"})
+    return JSONResponse(
+        {"order_id": stored.resource_id, "status": "pending_payment"},
+        status_code=202,
+        headers={"Location": f"/v1/orders/{stored.resource_id}", "Retry-After": "1"},
+    )

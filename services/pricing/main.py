@@ -9,7 +9,16 @@ from services.pricing import service
 from services.pricing.adapters.tables import messaging, metadata
 from services.pricing.api.routes import router
 from shared.app import ServiceSpec, build_app
-from shared.events import CHARGE_SUBJECT, QUOTE_SUBJECT, REFUND_SUBJECT, ChargeRequest, MenuPublished, QuoteRequest, RefundRequest, SiteUpserted
+from shared.events import (
+    CHARGE_SUBJECT,
+    QUOTE_SUBJECT,
+    REFUND_SUBJECT,
+    ChargeRequest,
+    MenuPublished,
+    QuoteRequest,
+    RefundRequest,
+    SiteUpserted,
+)
 from shared.messaging.consumer import Subscription
 from shared.messaging.rpc import Endpoint
 from shared.settings import Settings, load_settings
@@ -32,7 +41,13 @@ def endpoints(app: FastAPI) -> list[Endpoint]:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     spec = ServiceSpec(
-        name=NAME, title="meal-assist pricing", metadata=metadata, tables=messaging, routers=[router],
-        subscriptions=subscriptions, endpoints=endpoints, ui_dir=Path(__file__).parent / "ui",
+        name=NAME,
+        title="meal-assist pricing",
+        metadata=metadata,
+        tables=messaging,
+        routers=[router],
+        subscriptions=subscriptions,
+        endpoints=endpoints,
+        ui_dir=Path(__file__).parent / "ui",
     )
     return build_app(spec, settings or load_settings(NAME))

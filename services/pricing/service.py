@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.pricing.adapters.tables import (
@@ -44,7 +44,14 @@ from shared.messaging.outbox import Outbox
 # --- copies of the catalog ---
 async def record_site(session: AsyncSession, event: SiteUpserted) -> None:
     site = await session.get(Site, event.site_id)
-    fields = {"name": event.name, "kind": event.kind, "district": event.district, "operator": event.operator, "supplied_by": event.supplied_by, "kitchen_id": event.kitchen_id}
+    fields: dict[str, Any] = {
+        "name": event.name,
+        "kind": event.kind,
+        "district": event.district,
+        "operator": event.operator,
+        "supplied_by": event.supplied_by,
+        "kitchen_id": event.kitchen_id,
+    }
     if site is None:
         session.add(Site(site_id=event.site_id, **fields))
     else:
@@ -55,14 +62,20 @@ async def record_site(session: AsyncSession, event: SiteUpserted) -> None:
 async def record_menu(session: AsyncSession, event: MenuPublished) -> None:
     await session.execute(
         delete(MenuPrice).where(
-            MenuPrice.kitchen_id == event.kitchen_id, MenuPrice.service_date == event.service_date, MenuPrice.meal_slot == event.meal_slot  # type: ignore[arg-type]
+            col(MenuPrice.kitchen_id) == event.kitchen_id,
+            col(MenuPrice.service_date) == event.service_date,
+            col(MenuPrice.meal_slot) == event.meal_slot,
         )
     )
     for item in event.items:
         session.add(
             MenuPrice(
-                kitchen_id=event.kitchen_id, service_date=event.service_date, meal_slot=event.meal_slot,
-                menu_item_id=item.menu_item_id, name=item.name, price_fen=item.price_fen,
+                kitchen_id=event.kitchen_id,
+                service_date=event.service_date,
+                meal_slot=event.meal_slot,
+                menu_item_id=item.menu_item_id,
+                name=item.name,
+                price_fen=item.price_fen,
             )
         )
 
@@ -88,7 +101,12 @@ async def put_card(session: AsyncSession, outbox: Outbox, *, card_id: str, data:
     if data["birth_date"] > today or data["birth_date"].year < 1900:
         raise Problem(422, "invalid_birth_date", "birth_date must be between 1900 and today")
     id_number: str = data.pop("id_number")
-    fields = {**data, "id_hash": hash_identity(id_number, pepper), "id_last4": id_number[-4:].upper(), "updated_at": utcnow()}
+    fields: dict[str, Any] = {
+        **data,
+        "id_hash": hash_identity(id_number, pepper),
+        "id_last4": id_number[-4:].upper(),
+        "updated_at": utcnow(),
+    }
     card = await session.get(Card, card_id)
     if card is None:
         card = Card(card_id=card_id, **fields)
@@ -99,21 +117,26 @@ async def put_card(session: AsyncSession, outbox: Outbox, *, card_id: str, data:
     await outbox.publish(
         session,
         CardProfileUpdated(
-            card_id=card_id, name=card.name, home_district=card.home_district, status=card.status,
-            diets=list(card.diets), allergens=list(card.allergens), emergency_contact=card.emergency_contact,
+            card_id=card_id,
+            name=card.name,
+            home_district=card.home_district,
+            status=card.status,
+            diets=list(card.diets),
+            allergens=list(card.allergens),
+            emergency_contact=card.emergency_contact,
         ),
     )
     return card
 
 
 async def get_card(session: AsyncSession, card_id: str, *, for_update: bool = False) -> Card:
-    query = select(Card).where(Card.card_id == card_id)
+    query = select(Card).where(col(Card.card_id) == card_id)
     if for_update:
         query = query.with_for_update()
-    card = (await session.exec(query)).first()  # type: ignore[call-overload]
+    card = (await session.exec(query)).first()
     if card is None:
         raise Problem(404, "unknown_card", f"no card {card_id!r}")
-    return card  # type: ignore[no-any-return]
+    return card
 
 
 # --- policies ---
@@ -126,7 +149,9 @@ async def put_city_policy(session: AsyncSession, *, policy: rules.CityPolicy) ->
         policy = rules.validate_city_policy(policy)
     except rules.PolicyError as exc:
         raise _policy_problem(exc) from exc
-    row = await session.get(CityPolicyVersion, policy.effective_from) or CityPolicyVersion(effective_from=policy.effective_from, age_tiers=[])
+    row = await session.get(CityPolicyVersion, policy.effective_from) or CityPolicyVersion(
+        effective_from=policy.effective_from, age_tiers=[]
+    )
     row.age_tiers = [{"min_age": t.min_age, "max_age": t.max_age, "pay_percent": t.pay_percent} for t in policy.age_tiers]
     row.per_slot_limit = policy.per_slot_limit
     row.discount_cap_fen = policy.discount_cap_fen
@@ -152,7 +177,9 @@ async def put_district_policy(session: AsyncSession, *, policy: rules.DistrictPo
 
 
 def city_policy_of(row: CityPolicyVersion) -> rules.CityPolicy:
-    tiers = tuple(rules.AgeTier(min_age=int(t["min_age"] or 0), max_age=t["max_age"], pay_percent=int(t["pay_percent"] or 0)) for t in row.age_tiers)
+    tiers = tuple(
+        rules.AgeTier(min_age=int(t["min_age"] or 0), max_age=t["max_age"], pay_percent=int(t["pay_percent"] or 0)) for t in row.age_tiers
+    )
     return rules.CityPolicy(
         effective_from=row.effective_from, age_tiers=tiers, per_slot_limit=row.per_slot_limit, discount_cap_fen=row.discount_cap_fen
     )
@@ -160,7 +187,8 @@ def city_policy_of(row: CityPolicyVersion) -> rules.CityPolicy:
 
 def district_policy_of(row: DistrictPolicyVersion) -> rules.DistrictPolicy:
     subsidies = tuple(
-        rules.GroupSubsidy(group=str(g["group"]), amount_fen=int(g["amount_fen"]), min_spend_fen=int(g["min_spend_fen"])) for g in row.group_subsidies
+        rules.GroupSubsidy(group=str(g["group"]), amount_fen=int(g["amount_fen"]), min_spend_fen=int(g["min_spend_fen"]))
+        for g in row.group_subsidies
     )
     return rules.DistrictPolicy(
         district=row.district, effective_from=row.effective_from, city_share_percent=row.city_share_percent, group_subsidies=subsidies
@@ -169,8 +197,11 @@ def district_policy_of(row: DistrictPolicyVersion) -> rules.DistrictPolicy:
 
 async def city_policy_on(session: AsyncSession, service_date: date) -> rules.CityPolicy | None:
     row = (
-        await session.exec(  # type: ignore[call-overload]
-            select(CityPolicyVersion).where(CityPolicyVersion.effective_from <= service_date).order_by(CityPolicyVersion.effective_from.desc()).limit(1)  # type: ignore[attr-defined]
+        await session.exec(
+            select(CityPolicyVersion)
+            .where(col(CityPolicyVersion.effective_from) <= service_date)
+            .order_by(col(CityPolicyVersion.effective_from).desc())
+            .limit(1)
         )
     ).first()
     return city_policy_of(row) if row else None
@@ -179,11 +210,11 @@ async def city_policy_on(session: AsyncSession, service_date: date) -> rules.Cit
 async def district_policy_on(session: AsyncSession, district: str, service_date: date) -> rules.DistrictPolicy | None:
     query = (
         select(DistrictPolicyVersion)
-        .where(DistrictPolicyVersion.district == district, DistrictPolicyVersion.effective_from <= service_date)  # type: ignore[arg-type]
-        .order_by(DistrictPolicyVersion.effective_from.desc())  # type: ignore[attr-defined]
+        .where(col(DistrictPolicyVersion.district) == district, col(DistrictPolicyVersion.effective_from) <= service_date)
+        .order_by(col(DistrictPolicyVersion.effective_from).desc())
         .limit(1)
     )
-    row = (await session.exec(query)).first()  # type: ignore[call-overload]
+    row = (await session.exec(query)).first()
     return district_policy_of(row) if row else None
 
 
@@ -199,9 +230,11 @@ async def _site(session: AsyncSession, site_id: str) -> Site:
 
 async def _lines(session: AsyncSession, *, kitchen_id: str, req: QuoteRequest) -> list[PricedLine]:
     rows = (
-        await session.exec(  # type: ignore[call-overload]
+        await session.exec(
             select(MenuPrice).where(
-                MenuPrice.kitchen_id == kitchen_id, MenuPrice.service_date == req.service_date, MenuPrice.meal_slot == req.meal_slot  # type: ignore[arg-type]
+                col(MenuPrice.kitchen_id) == kitchen_id,
+                col(MenuPrice.service_date) == req.service_date,
+                col(MenuPrice.meal_slot) == req.meal_slot,
             )
         )
     ).all()
@@ -219,14 +252,20 @@ async def _lines(session: AsyncSession, *, kitchen_id: str, req: QuoteRequest) -
 
 async def _slot_usage(session: AsyncSession, *, card_id: str, service_date: date, meal_slot: str) -> tuple[int, bool]:
     """Subsidised meals already charged in this slot, and whether today's group subsidy is used."""
-    base = select(func.count()).select_from(Charge).where(Charge.card_id == card_id, Charge.service_date == service_date, Charge.status == "charged")  # type: ignore[arg-type]
-    in_slot = await session.scalar(base.where(Charge.meal_slot == meal_slot, Charge.subsidised.is_(True)))  # type: ignore[arg-type, attr-defined]
-    group_used = await session.scalar(base.where(Charge.group_subsidy_fen > 0))  # type: ignore[arg-type]
+    base = (
+        select(func.count())
+        .select_from(Charge)
+        .where(col(Charge.card_id) == card_id, col(Charge.service_date) == service_date, col(Charge.status) == "charged")
+    )
+    in_slot = await session.scalar(base.where(col(Charge.meal_slot) == meal_slot, col(Charge.subsidised).is_(True)))
+    group_used = await session.scalar(base.where(col(Charge.group_subsidy_fen) > 0))
     return int(in_slot or 0), bool(group_used)
 
 
 def _facts(card: Card) -> rules.CardFacts:
-    return rules.CardFacts(card_id=card.card_id, birth_date=card.birth_date, home_district=card.home_district, groups=tuple(card.groups), status=card.status)
+    return rules.CardFacts(
+        card_id=card.card_id, birth_date=card.birth_date, home_district=card.home_district, groups=tuple(card.groups), status=card.status
+    )
 
 
 async def _price(session: AsyncSession, req: QuoteRequest, card: Card | None) -> tuple[rules.Quote, list[PricedLine], Site]:
@@ -241,17 +280,28 @@ async def _price(session: AsyncSession, req: QuoteRequest, card: Card | None) ->
     district = await district_policy_on(session, card.home_district, req.service_date)
     used, group_used = await _slot_usage(session, card_id=card.card_id, service_date=req.service_date, meal_slot=req.meal_slot)
     q = rules.quote(
-        list_total_fen=list_total, service_date=req.service_date, card=_facts(card), city_policy=city,
-        district_policy=district, subsidised_meals_in_slot=used, group_subsidy_used_today=group_used,
+        list_total_fen=list_total,
+        service_date=req.service_date,
+        card=_facts(card),
+        city_policy=city,
+        district_policy=district,
+        subsidised_meals_in_slot=used,
+        group_subsidy_used_today=group_used,
     )
     return q, lines, site
 
 
 def _result_fields(q: rules.Quote) -> dict[str, Any]:
     return {
-        "list_total_fen": q.list_total_fen, "age_discount_fen": q.age_discount_fen, "group_subsidy_fen": q.group_subsidy_fen,
-        "senior_pays_fen": q.senior_pays_fen, "pay_percent": q.pay_percent, "funder_district": q.funder_district,
-        "city_part_fen": q.city_part_fen, "district_part_fen": q.district_part_fen, "reasons": list(q.reasons),
+        "list_total_fen": q.list_total_fen,
+        "age_discount_fen": q.age_discount_fen,
+        "group_subsidy_fen": q.group_subsidy_fen,
+        "senior_pays_fen": q.senior_pays_fen,
+        "pay_percent": q.pay_percent,
+        "funder_district": q.funder_district,
+        "city_part_fen": q.city_part_fen,
+        "district_part_fen": q.district_part_fen,
+        "reasons": list(q.reasons),
     }
 
 
@@ -297,24 +347,47 @@ async def charge(session: AsyncSession, req: ChargeRequest, *, tz: str) -> Charg
     balance = None
     if req.payment_method == "card_wallet" and card is not None:
         if card.balance_fen < q.senior_pays_fen:
-            raise Problem(402, "insufficient_balance", f"wallet holds {card.balance_fen} fen, meal costs {q.senior_pays_fen} fen",
-                          balance_fen=card.balance_fen, senior_pays_fen=q.senior_pays_fen)
+            raise Problem(
+                402,
+                "insufficient_balance",
+                f"wallet holds {card.balance_fen} fen, meal costs {q.senior_pays_fen} fen",
+                balance_fen=card.balance_fen,
+                senior_pays_fen=q.senior_pays_fen,
+            )
         card.balance_fen -= q.senior_pays_fen
         balance = card.balance_fen
     elif card is not None:
         balance = card.balance_fen
-    result = ChargeResult(**_result_fields(q), lines=lines, kitchen_id=site.kitchen_id, order_id=req.order_id, charged=True, wallet_balance_fen=balance)
+    result = ChargeResult(
+        **_result_fields(q), lines=lines, kitchen_id=site.kitchen_id, order_id=req.order_id, charged=True, wallet_balance_fen=balance
+    )
     period = await open_period(session, local_period(req.service_date), utcnow(), tz)
     session.add(
         Charge(
-            order_id=req.order_id, card_id=card.card_id if card else None, site_id=site.site_id, operator=site.operator,
-            funder_district=q.funder_district, service_date=req.service_date, meal_slot=req.meal_slot, payment_method=req.payment_method,
-            list_total_fen=q.list_total_fen, age_discount_fen=q.age_discount_fen, group_subsidy_fen=q.group_subsidy_fen,
-            senior_pays_fen=q.senior_pays_fen, city_part_fen=q.city_part_fen, district_part_fen=q.district_part_fen,
-            pay_percent=q.pay_percent, subsidised=q.subsidised, group_name=q.group, result=result.model_dump_json(), period=period,
+            order_id=req.order_id,
+            card_id=card.card_id if card else None,
+            site_id=site.site_id,
+            operator=site.operator,
+            funder_district=q.funder_district,
+            service_date=req.service_date,
+            meal_slot=req.meal_slot,
+            payment_method=req.payment_method,
+            list_total_fen=q.list_total_fen,
+            age_discount_fen=q.age_discount_fen,
+            group_subsidy_fen=q.group_subsidy_fen,
+            senior_pays_fen=q.senior_pays_fen,
+            city_part_fen=q.city_part_fen,
+            district_part_fen=q.district_part_fen,
+            pay_percent=q.pay_percent,
+            subsidised=q.subsidised,
+            group_name=q.group,
+            result=result.model_dump_json(),
+            period=period,
         )
     )
-    postings = rules.charge_postings(quote=q, payment_method=req.payment_method, card_id=card.card_id if card else None, operator=site.operator)
+    postings = rules.charge_postings(
+        quote=q, payment_method=req.payment_method, card_id=card.card_id if card else None, operator=site.operator
+    )
     _post(session, entry=f"charge:{req.order_id}", postings=postings, period=period)
     return result
 
@@ -327,35 +400,49 @@ def _post(session: AsyncSession, *, entry: str, postings: Sequence[rules.Posting
 
 async def refund(session: AsyncSession, req: RefundRequest, *, tz: str) -> RefundResult:
     """Reverse exactly what the charge did, once; the allowance comes back with it."""
-    ch = (await session.exec(select(Charge).where(Charge.order_id == req.order_id).with_for_update())).first()  # type: ignore[call-overload, arg-type]
+    ch = (await session.exec(select(Charge).where(col(Charge.order_id) == req.order_id).with_for_update())).first()
     if ch is None:
         raise Problem(404, "unknown_charge", f"no charge for order {req.order_id}")
     card = await get_card(session, ch.card_id, for_update=True) if ch.card_id else None
     if ch.status == "refunded":
-        return RefundResult(order_id=req.order_id, refunded=True, refunded_fen=ch.senior_pays_fen, wallet_balance_fen=card.balance_fen if card else None)
-    original = (await session.exec(select(Posting).where(Posting.entry == f"charge:{req.order_id}"))).all()  # type: ignore[call-overload, arg-type]
+        return RefundResult(
+            order_id=req.order_id, refunded=True, refunded_fen=ch.senior_pays_fen, wallet_balance_fen=card.balance_fen if card else None
+        )
+    original = (await session.exec(select(Posting).where(col(Posting.entry) == f"charge:{req.order_id}"))).all()
     period = await open_period(session, ch.period, utcnow(), tz)
-    _post(session, entry=f"refund:{req.order_id}", postings=rules.reverse(rules.Posting(p.account, p.amount_fen) for p in original), period=period)
+    _post(
+        session,
+        entry=f"refund:{req.order_id}",
+        postings=rules.reverse(rules.Posting(p.account, p.amount_fen) for p in original),
+        period=period,
+    )
     if ch.payment_method == "card_wallet" and card is not None:
         card.balance_fen += ch.senior_pays_fen
     ch.status = "refunded"
     ch.refunded_at = utcnow()
-    return RefundResult(order_id=req.order_id, refunded=True, refunded_fen=ch.senior_pays_fen, wallet_balance_fen=card.balance_fen if card else None)
+    return RefundResult(
+        order_id=req.order_id, refunded=True, refunded_fen=ch.senior_pays_fen, wallet_balance_fen=card.balance_fen if card else None
+    )
 
 
 async def topup(session: AsyncSession, *, card_id: str, amount_fen: int, key: str, request_hash: str) -> Topup:
     """Credit the wallet once per Idempotency-Key; the same key with another amount is a conflict."""
     card = await get_card(session, card_id, for_update=True)
-    done = (await session.exec(select(Topup).where(Topup.card_id == card_id, Topup.idempotency_key == key))).first()  # type: ignore[call-overload, arg-type]
+    done = (await session.exec(select(Topup).where(col(Topup.card_id) == card_id, col(Topup.idempotency_key) == key))).first()
     if done is not None:
         if done.request_hash != request_hash:
             raise Problem(409, "idempotency_key_reused", "this Idempotency-Key was used for another top-up")
-        return done  # type: ignore[no-any-return]
+        return done
     if amount_fen <= 0:
         raise Problem(422, "invalid_amount", "a top-up must be positive")
     card.balance_fen += amount_fen
     row = Topup(card_id=card_id, idempotency_key=key, request_hash=request_hash, amount_fen=amount_fen, balance_after_fen=card.balance_fen)
     session.add(row)
     today = local_period(utcnow().date())
-    _post(session, entry=f"topup:{card_id}:{key}"[:80], postings=(rules.Posting("cash:wallet_topups", amount_fen), rules.Posting(f"senior_wallet:{card_id}", -amount_fen)), period=today)
+    _post(
+        session,
+        entry=f"topup:{card_id}:{key}"[:80],
+        postings=(rules.Posting("cash:wallet_topups", amount_fen), rules.Posting(f"senior_wallet:{card_id}", -amount_fen)),
+        period=today,
+    )
     return row

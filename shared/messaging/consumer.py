@@ -12,7 +12,7 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from pydantic import ValidationError
-from sqlalchemy import Table, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -125,7 +125,9 @@ class DurableConsumer:
                 await self._dead_letter(msg, exc, deliveries)
                 await msg.term()
                 EVENTS_CONSUMED.labels(self.service, self.name, "dead_lettered").inc()
-                log.error("consumer %s: dead-lettered seq %s after %s deliveries: %s", self.name, msg.metadata.sequence.stream, deliveries, exc)
+                log.error(
+                    "consumer %s: dead-lettered seq %s after %s deliveries: %s", self.name, msg.metadata.sequence.stream, deliveries, exc
+                )
             else:
                 delay = self.backoff_s[min(deliveries - 1, len(self.backoff_s) - 1)]
                 await msg.nak(delay=delay)
@@ -149,9 +151,7 @@ class DurableConsumer:
                     return "duplicate"
                 await self.subscription.handler(session, event)
                 await session.execute(
-                    insert(inbox).values(
-                        consumer=self.name, event_id=str(event.event_id), subject=self.subject, received_at=utcnow()
-                    )
+                    insert(inbox).values(consumer=self.name, event_id=str(event.event_id), subject=self.subject, received_at=utcnow())
                 )
         except IntegrityError:
             # a twin replica recorded the same event first: its effect stands, ours rolled back

@@ -8,12 +8,12 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
-    TypeDecorator,
     Integer,
     MetaData,
     String,
     Table,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect

@@ -170,9 +170,7 @@ def test_age_tier_boundaries(
         (date(1964, 2, 29), date(2024, 2, 29), 80, ()),
     ],
 )
-def test_29_february_birthdays(
-    birth: date, service_date: date, pay_percent: int, reasons: tuple[str, ...]
-) -> None:
+def test_29_february_birthdays(birth: date, service_date: date, pay_percent: int, reasons: tuple[str, ...]) -> None:
     q = price(card(birth), service_date=service_date)
     assert q.pay_percent == pay_percent
     assert q.senior_pays_fen == 1400 * pay_percent // 100
@@ -190,9 +188,7 @@ def test_29_february_birthdays(
         (1, AGE_60, 0),  # 0.2 rounds down
     ],
 )
-def test_age_discount_rounds_half_up(
-    list_total: int, birth: date, discount: int
-) -> None:
+def test_age_discount_rounds_half_up(list_total: int, birth: date, discount: int) -> None:
     q = price(card(birth), list_total=list_total)
     assert q.age_discount_fen == discount
     assert q.senior_pays_fen == list_total - discount
@@ -276,9 +272,7 @@ def test_zero_subsidy_names_no_funder() -> None:
         (0, 0, 1400, ("slot_limit_reached",)),
     ],
 )
-def test_per_slot_limit(
-    limit: int, meals_in_slot: int, pays: int, reasons: tuple[str, ...]
-) -> None:
+def test_per_slot_limit(limit: int, meals_in_slot: int, pays: int, reasons: tuple[str, ...]) -> None:
     city = dataclasses.replace(CITY, per_slot_limit=limit)
     q = price(card(AGE_60, groups=("dibao",)), city=city, meals_in_slot=meals_in_slot)
     assert q.senior_pays_fen == pays
@@ -450,9 +444,7 @@ V2 = CityPolicy(date(2099, 1, 1), (AgeTier(60, None, 60),))
         (date(2100, 6, 1), V2),
     ],
 )
-def test_policy_in_force_picks_by_service_date(
-    service_date: date, expected: CityPolicy | None
-) -> None:
+def test_policy_in_force_picks_by_service_date(service_date: date, expected: CityPolicy | None) -> None:
     assert policy_in_force([V1, V2], service_date) == expected
     assert policy_in_force([V2, V1], service_date) == expected
 
@@ -479,9 +471,7 @@ def test_quote_uses_the_version_in_force_on_the_service_date() -> None:
     for service_date, pays in [(date(2098, 12, 31), 1120), (date(2099, 1, 1), 840)]:
         city = policy_in_force([V1, V2], service_date)
         assert city is not None
-        assert (
-            price(diner, city=city, service_date=service_date).senior_pays_fen == pays
-        )
+        assert price(diner, city=city, service_date=service_date).senior_pays_fen == pays
 
 
 # --- policy validation -------------------------------------------------------------
@@ -589,9 +579,7 @@ def test_validate_district_policy_accepts_limits() -> None:
 def test_wallet_charge_postings() -> None:
     policy = dataclasses.replace(XIHU, city_share_percent=30)
     q = price(card(AGE_80), list_total=750, district=policy)
-    postings = charge_postings(
-        quote=q, payment_method="card_wallet", card_id="C1", operator="op1"
-    )
+    postings = charge_postings(quote=q, payment_method="card_wallet", card_id="C1", operator="op1")
     assert postings == (
         Posting("senior_wallet:C1", 375),
         Posting("subsidy_receivable:op1", 375),
@@ -604,9 +592,7 @@ def test_wallet_charge_postings() -> None:
 
 
 def test_cash_charge_without_card_has_no_subsidy_postings() -> None:
-    postings = charge_postings(
-        quote=price(None), payment_method="cash", card_id=None, operator="op1"
-    )
+    postings = charge_postings(quote=price(None), payment_method="cash", card_id=None, operator="op1")
     assert postings == (
         Posting("cash:op1", 1400),
         Posting("operator_revenue:op1", -1400),
@@ -614,9 +600,7 @@ def test_cash_charge_without_card_has_no_subsidy_postings() -> None:
 
 
 def test_mobile_charge_omits_zero_city_part() -> None:
-    postings = charge_postings(
-        quote=price(card(AGE_60)), payment_method="mobile", card_id="C1", operator="op2"
-    )
+    postings = charge_postings(quote=price(card(AGE_60)), payment_method="mobile", card_id="C1", operator="op2")
     assert postings == (
         Posting("mobile:op2", 1120),
         Posting("subsidy_receivable:op2", 280),
@@ -641,10 +625,7 @@ def test_fully_subsidised_meal_has_no_payment_posting() -> None:
 
 def test_free_meal_has_no_postings() -> None:
     q = price(None, list_total=0)
-    assert (
-        charge_postings(quote=q, payment_method="cash", card_id=None, operator="o")
-        == ()
-    )
+    assert charge_postings(quote=q, payment_method="cash", card_id=None, operator="o") == ()
 
 
 @pytest.mark.parametrize(
@@ -656,9 +637,7 @@ def test_free_meal_has_no_postings() -> None:
         ("cash", None, "", "operator"),
     ],
 )
-def test_charge_postings_rejects_bad_inputs(
-    payment_method: str, card_id: str | None, operator: str, message: str
-) -> None:
+def test_charge_postings_rejects_bad_inputs(payment_method: str, card_id: str | None, operator: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         charge_postings(
             quote=price(card(AGE_60)),
@@ -720,10 +699,7 @@ def district_policies(draw: st.DrawFn) -> DistrictPolicy | None:
     if draw(st.booleans()):
         return None
     names = draw(st.lists(st.sampled_from(GROUP_NAMES), unique=True))
-    subsidies = tuple(
-        GroupSubsidy(name, draw(st.integers(0, 5000)), draw(st.integers(0, 5000)))
-        for name in names
-    )
+    subsidies = tuple(GroupSubsidy(name, draw(st.integers(0, 5000)), draw(st.integers(0, 5000))) for name in names)
     share = draw(st.integers(0, 100))
     return DistrictPolicy(HOME, date(1900, 1, 1), share, subsidies)
 
@@ -764,9 +740,7 @@ def _quote(inputs: dict[str, object]) -> Quote:
 @given(quote_inputs())
 def test_property_amounts_add_up_and_stay_in_range(inputs: dict[str, object]) -> None:
     q = _quote(inputs)
-    assert (
-        q.senior_pays_fen + q.age_discount_fen + q.group_subsidy_fen == q.list_total_fen
-    )
+    assert q.senior_pays_fen + q.age_discount_fen + q.group_subsidy_fen == q.list_total_fen
     assert 0 <= q.senior_pays_fen <= q.list_total_fen
     assert q.age_discount_fen >= 0
     assert q.group_subsidy_fen >= 0
@@ -793,15 +767,11 @@ def test_property_funder_split_adds_up(inputs: dict[str, object]) -> None:
     st.dates(date(1890, 1, 1), date(2000, 1, 1)),
     st.dates(date(1890, 1, 1), date(2000, 1, 1)),
 )
-def test_property_older_senior_never_pays_more(
-    inputs: dict[str, object], birth_a: date, birth_b: date
-) -> None:
+def test_property_older_senior_never_pays_more(inputs: dict[str, object], birth_a: date, birth_b: date) -> None:
     diner = CardFacts("C9", date(2000, 1, 1), HOME, ("dibao", "tekun", "shineng"))
     older, younger = sorted((birth_a, birth_b))
     older_q = _quote({**inputs, "card": dataclasses.replace(diner, birth_date=older)})
-    younger_q = _quote(
-        {**inputs, "card": dataclasses.replace(diner, birth_date=younger)}
-    )
+    younger_q = _quote({**inputs, "card": dataclasses.replace(diner, birth_date=younger)})
     assert older_q.senior_pays_fen <= younger_q.senior_pays_fen
 
 
@@ -810,13 +780,9 @@ def test_property_older_senior_never_pays_more(
     st.sampled_from(("card_wallet", "cash", "mobile")),
     st.sampled_from(("op1", "site-7")),
 )
-def test_property_charge_postings_balance(
-    inputs: dict[str, object], payment_method: str, operator: str
-) -> None:
+def test_property_charge_postings_balance(inputs: dict[str, object], payment_method: str, operator: str) -> None:
     q = _quote(inputs)
-    postings = charge_postings(
-        quote=q, payment_method=payment_method, card_id="C9", operator=operator
-    )
+    postings = charge_postings(quote=q, payment_method=payment_method, card_id="C9", operator=operator)
     assert sum(p.amount_fen for p in postings) == 0
     assert all(p.amount_fen != 0 for p in postings)
     revenue = [p for p in postings if p.account.startswith("operator_revenue:")]

@@ -20,7 +20,7 @@ Staff = Annotated[Principal, Depends(requires("admin", "kitchen"))]
 @router.put("/sites/{site_id}", response_model=SiteOut, tags=["sites"])
 async def put_site(site_id: Id, body: SiteIn, session: SessionDep, request: Request, _: Admin) -> SiteOut:
     """Create or replace a site of the network (idempotent)."""
-    site, _ = await service.upsert_site(session, request.app.state.outbox, site_id=site_id, data=body.model_dump())
+    site, _changed = await service.upsert_site(session, request.app.state.outbox, site_id=site_id, data=body.model_dump())
     return SiteOut.model_validate(site, from_attributes=True)
 
 
@@ -58,9 +58,13 @@ async def get_menu(kitchen_id: Id, service_date: date, meal_slot: MealSlot, sess
 async def get_plan(kitchen_id: Id, service_date: date, meal_slot: MealSlot, session: SessionDep, request: Request, _: Staff) -> PlanOut:
     """What to cook: pre-orders per site, item and diet, plus walk-in forecasts and a safety buffer."""
     buffer = request.app.state.settings.plan_buffer_percent
-    rows = await service.production_plan(session, kitchen_id=kitchen_id, service_date=service_date, meal_slot=meal_slot, buffer_percent=buffer)
+    rows = await service.production_plan(
+        session, kitchen_id=kitchen_id, service_date=service_date, meal_slot=meal_slot, buffer_percent=buffer
+    )
     lines = [PlanLine(**r.__dict__) for r in rows]
     totals = {
-        "preordered": sum(r.preordered for r in rows), "forecast": sum(r.forecast for r in rows), "to_cook": sum(r.to_cook for r in rows),
+        "preordered": sum(r.preordered for r in rows),
+        "forecast": sum(r.forecast for r in rows),
+        "to_cook": sum(r.to_cook for r in rows),
     }
     return PlanOut(kitchen_id=kitchen_id, service_date=service_date, meal_slot=meal_slot, buffer_percent=buffer, lines=lines, totals=totals)

@@ -4,13 +4,19 @@ import uuid
 from datetime import date, datetime
 
 from sqlalchemy import JSON, Column, Index
-from sqlmodel import Field
+from sqlalchemy.orm import registry as sa_registry
+from sqlmodel import Field, SQLModel
 
 from shared.events import utcnow
-from shared.tables import UTCDateTime, service_registry
+from shared.messaging.tables import UTCDateTime, define_messaging_tables
 
-Row, registry, messaging = service_registry()
+registry = sa_registry()
 metadata = registry.metadata
+messaging = define_messaging_tables(metadata)
+
+
+class Row(SQLModel, registry=registry):
+    """Base of this service's tables: its own metadata, its own Alembic history."""
 
 
 class DeliveryOrder(Row, table=True):

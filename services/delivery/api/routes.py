@@ -26,9 +26,18 @@ async def list_deliveries(
     rows = await service.manifest(session, service_date=service_date, meal_slot=meal_slot, kitchen_id=kitchen_id)
     return [
         DeliveryOut(
-            order_id=o.order_id, site_id=o.site_id, kitchen_id=o.kitchen_id, channel=o.channel, card_id=o.card_id,
-            recipient_name=r.name if r else None, diets=list(r.diets) if r else [], allergens=list(r.allergens) if r else [],
-            emergency_contact=r.emergency_contact if r else None, status=o.status, service_date=o.service_date, meal_slot=o.meal_slot,
+            order_id=o.order_id,
+            site_id=o.site_id,
+            kitchen_id=o.kitchen_id,
+            channel=o.channel,
+            card_id=o.card_id,
+            recipient_name=r.name if r else None,
+            diets=list(r.diets) if r else [],
+            allergens=list(r.allergens) if r else [],
+            emergency_contact=r.emergency_contact if r else None,
+            status=o.status,
+            service_date=o.service_date,
+            meal_slot=o.meal_slot,
             items=[DeliveryLine.model_validate(i) for i in o.items],
         )
         for o, r in rows

@@ -22,7 +22,10 @@ def checkout(request: Request) -> service.Checkout:
 
 
 @router.post(
-    "/orders", status_code=201, response_model=OrderOut, tags=["orders"],
+    "/orders",
+    status_code=201,
+    response_model=OrderOut,
+    tags=["orders"],
     responses={202: {"model": OrderOut, "description": "payment still pending; poll Location"}},
 )
 async def place_order(
@@ -40,8 +43,12 @@ async def get_order(order_id: uuid.UUID, session: SessionDep, principal: Till) -
     return service.order_out(order, lines)
 
 
-@router.post("/orders/{order_id}/cancel", response_model=OrderOut, tags=["orders"],
-             responses={202: {"model": OrderOut, "description": "refund still pending"}})
+@router.post(
+    "/orders/{order_id}/cancel",
+    response_model=OrderOut,
+    tags=["orders"],
+    responses={202: {"model": OrderOut, "description": "refund still pending"}},
+)
 async def cancel_order(order_id: uuid.UUID, request: Request, principal: Till) -> Response:
     """Cancel before the cut-off; the charge is refunded in full."""
     outcome = await checkout(request).cancel(principal=principal, order_id=order_id)

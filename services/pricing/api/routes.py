@@ -77,7 +77,9 @@ async def put_city_policy(body: CityPolicyIn, session: SessionDep, _: Admin) -> 
 @router.put("/policies/districts/{district}", response_model=DistrictPolicyOut, tags=["policies"])
 async def put_district_policy(district: Id, body: DistrictPolicyIn, session: SessionDep, _: Admin) -> DistrictPolicyOut:
     """Add or replace a district policy version (group subsidies, city share)."""
-    subsidies = tuple(rules.GroupSubsidy(group=g.group, amount_fen=g.amount_fen, min_spend_fen=g.min_spend_fen) for g in body.group_subsidies)
+    subsidies = tuple(
+        rules.GroupSubsidy(group=g.group, amount_fen=g.amount_fen, min_spend_fen=g.min_spend_fen) for g in body.group_subsidies
+    )
     policy = rules.DistrictPolicy(
         district=district, effective_from=body.effective_from, city_share_percent=body.city_share_percent, group_subsidies=subsidies
     )

@@ -166,9 +166,7 @@ def validate_age_tiers(tiers: Sequence[AgeTier]) -> tuple[AgeTier, ...]:
     for tier in tiers:
         _check_tier_shape(tier)
     # Ties on min_age sort the open tier last so a duplicate reads as an overlap.
-    ordered = tuple(
-        sorted(tiers, key=lambda t: (t.min_age, t.max_age is None, t.max_age or 0))
-    )
+    ordered = tuple(sorted(tiers, key=lambda t: (t.min_age, t.max_age is None, t.max_age or 0)))
     for lower, upper in itertools.pairwise(ordered):
         _check_neighbours(lower, upper)
     return ordered
@@ -178,9 +176,7 @@ def validate_city_policy(policy: CityPolicy) -> CityPolicy:
     """Return the policy with its tiers sorted, or raise PolicyError."""
     tiers = validate_age_tiers(policy.age_tiers)
     if policy.per_slot_limit < 0:
-        raise PolicyError(
-            "invalid_limit", f"per_slot_limit must be >= 0, got {policy.per_slot_limit}"
-        )
+        raise PolicyError("invalid_limit", f"per_slot_limit must be >= 0, got {policy.per_slot_limit}")
     if policy.discount_cap_fen is not None:
         _check_amount(policy.discount_cap_fen, "discount_cap_fen")
     return dataclasses.replace(policy, age_tiers=tiers)
@@ -203,9 +199,7 @@ def validate_district_policy(policy: DistrictPolicy) -> DistrictPolicy:
         _check_group_subsidy(subsidy)
         # Two amounts for one group would make "the largest" depend on list order.
         if subsidy.group in seen:
-            raise PolicyError(
-                "duplicate_group", f"group {subsidy.group} is listed more than once"
-            )
+            raise PolicyError("duplicate_group", f"group {subsidy.group} is listed more than once")
         seen.add(subsidy.group)
     return policy
 
@@ -231,9 +225,7 @@ def policy_in_force(policies: Iterable[P], service_date: date) -> P | None:
     latest = max(p.effective_from for p in in_force)
     chosen = [p for p in in_force if p.effective_from == latest]
     if len(chosen) > 1:
-        raise PolicyError(
-            "policy_ambiguous", f"{len(chosen)} policy versions take effect on {latest}"
-        )
+        raise PolicyError("policy_ambiguous", f"{len(chosen)} policy versions take effect on {latest}")
     return chosen[0]
 
 
@@ -290,9 +282,7 @@ class _GroupOutcome:
     reasons: tuple[str, ...]
 
 
-def _best_group(
-    card_groups: Sequence[str], offered: Sequence[GroupSubsidy], list_total_fen: int
-) -> tuple[GroupSubsidy | None, bool]:
+def _best_group(card_groups: Sequence[str], offered: Sequence[GroupSubsidy], list_total_fen: int) -> tuple[GroupSubsidy | None, bool]:
     """The largest eligible subsidy, and whether a listed group missed its min spend."""
     listed = [s for s in offered if s.group in card_groups]
     eligible = [s for s in listed if s.min_spend_fen <= list_total_fen]
@@ -351,9 +341,7 @@ def _subsidised_quote(
 
 def _check_in_force(effective_from: date, service_date: date, what: str) -> None:
     if effective_from > service_date:
-        raise ValueError(
-            f"{what} takes effect on {effective_from}, after service date {service_date}"
-        )
+        raise ValueError(f"{what} takes effect on {effective_from}, after service date {service_date}")
 
 
 def _check_quote_inputs(
@@ -378,10 +366,7 @@ def _check_quote_inputs(
     _check_in_force(district_policy.effective_from, service_date, "district policy")
     # The subsidy follows the person: only the home district's policy may apply.
     if card is not None and district_policy.district != card.home_district:
-        raise ValueError(
-            f"district policy of {district_policy.district} given for a card "
-            f"from {card.home_district}"
-        )
+        raise ValueError(f"district policy of {district_policy.district} given for a card from {card.home_district}")
 
 
 def quote(
@@ -421,9 +406,7 @@ def quote(
         return full_price(list_total_fen, (reason,))
     if subsidised_meals_in_slot >= city.per_slot_limit:
         return full_price(list_total_fen, ("slot_limit_reached",))
-    age_discount = _age_discount(
-        list_total_fen, tier.pay_percent, city.discount_cap_fen
-    )
+    age_discount = _age_discount(list_total_fen, tier.pay_percent, city.discount_cap_fen)
     outcome = _group_subsidy(
         card=card,
         district_policy=district_policy,
@@ -477,9 +460,7 @@ def _non_zero(postings: Iterable[Posting]) -> tuple[Posting, ...]:
     return tuple(p for p in postings if p.amount_fen != 0)
 
 
-def operator_postings(
-    *, quote: Quote, payment_method: str, card_id: str | None, operator: str
-) -> tuple[Posting, ...]:
+def operator_postings(*, quote: Quote, payment_method: str, card_id: str | None, operator: str) -> tuple[Posting, ...]:
     """The till side: the operator earns the list total, fronting the subsidy."""
     if not operator:
         raise ValueError("operator must not be empty")
@@ -510,13 +491,9 @@ def funder_postings(*, quote: Quote) -> tuple[Posting, ...]:
     )
 
 
-def charge_postings(
-    *, quote: Quote, payment_method: str, card_id: str | None, operator: str
-) -> tuple[Posting, ...]:
+def charge_postings(*, quote: Quote, payment_method: str, card_id: str | None, operator: str) -> tuple[Posting, ...]:
     """All postings of one charge: till side then funder side; they sum to zero."""
-    till = operator_postings(
-        quote=quote, payment_method=payment_method, card_id=card_id, operator=operator
-    )
+    till = operator_postings(quote=quote, payment_method=payment_method, card_id=card_id, operator=operator)
     return till + funder_postings(quote=quote)
 
 
