@@ -26,27 +26,56 @@ async def test_site_menu_order_reaches_kitchen_and_delivery_exactly_once(stack: 
         point = {**canteen, "name": "劳动路助餐点", "kind": "meal_point", "supplied_by": "ct-qingbo"}
         r = await http.put(f"{kitchen}/v1/sites/mp-laodonglu", json=point, headers=admin)
         assert r.status_code == 200 and r.json()["kitchen_id"] == "ck-xihu", "a meal point supplied by a canteen eats the kitchen's menu"
-        menu = {"items": [
-            {"menu_item_id": "set-a", "name": "套餐A·红烧肉", "price_fen": 1200, "diet_variants": ["regular", "soft"], "allergens": ["soy"]},
-            {"menu_item_id": "soup", "name": "冬瓜排骨汤", "price_fen": 350, "diet_variants": ["regular"], "allergens": []},
-        ]}
+        menu = {
+            "items": [
+                {
+                    "menu_item_id": "set-a",
+                    "name": "套餐A·红烧肉",
+                    "price_fen": 1200,
+                    "diet_variants": ["regular", "soft"],
+                    "allergens": ["soy"],
+                },
+                {"menu_item_id": "soup", "name": "冬瓜排骨汤", "price_fen": 350, "diet_variants": ["regular"], "allergens": []},
+            ]
+        }
         assert (await http.put(f"{kitchen}/v1/menus/ck-xihu/{tomorrow}/lunch", json=menu, headers=admin)).status_code == 200
-        policy = {"effective_from": "2024-02-01", "age_tiers": [
-            {"min_age": 60, "max_age": 69, "pay_percent": 80}, {"min_age": 70, "max_age": 79, "pay_percent": 70},
-            {"min_age": 80, "max_age": None, "pay_percent": 50}]}
+        policy = {
+            "effective_from": "2024-02-01",
+            "age_tiers": [
+                {"min_age": 60, "max_age": 69, "pay_percent": 80},
+                {"min_age": 70, "max_age": 79, "pay_percent": 70},
+                {"min_age": 80, "max_age": None, "pay_percent": 50},
+            ],
+        }
         assert (await http.put(f"{pricing}/v1/policies/city", json=policy, headers=admin)).status_code == 200
         born = tomorrow.replace(year=tomorrow.year - 75) - timedelta(days=10)
-        card = {"name": "王秀英", "birth_date": str(born), "id_number": "330102195001011234", "home_district": "shangcheng", "diets": ["soft"]}
+        card = {
+            "name": "王秀英",
+            "birth_date": str(born),
+            "id_number": "330102195001011234",
+            "home_district": "shangcheng",
+            "diets": ["soft"],
+        }
         r = await http.put(f"{pricing}/v1/cards/HZ75", json=card, headers=admin)
         assert r.status_code == 200 and "id_number" not in r.json() and r.json()["id_last4"] == "1234"
 
-        body = {"site_id": "mp-laodonglu", "card_id": "HZ75", "channel": "pickup", "service_date": str(tomorrow), "meal_slot": "lunch",
-                "items": [{"menu_item_id": "set-a", "qty": 1, "diet_variant": "soft"}, {"menu_item_id": "soup", "qty": 2}],
-                "payment_method": "cash"}
+        body = {
+            "site_id": "mp-laodonglu",
+            "card_id": "HZ75",
+            "channel": "pickup",
+            "service_date": str(tomorrow),
+            "meal_slot": "lunch",
+            "items": [{"menu_item_id": "set-a", "qty": 1, "diet_variant": "soft"}, {"menu_item_id": "soup", "qty": 2}],
+            "payment_method": "cash",
+        }
 
         async def priced() -> dict:
-            q = await http.post(f"{order}/v1/quotes", json={k: body[k] for k in ("site_id", "card_id", "service_date", "meal_slot")}
-                                | {"items": [{"menu_item_id": i["menu_item_id"], "qty": i["qty"]} for i in body["items"]]}, headers=till)
+            q = await http.post(
+                f"{order}/v1/quotes",
+                json={k: body[k] for k in ("site_id", "card_id", "service_date", "meal_slot")}
+                | {"items": [{"menu_item_id": i["menu_item_id"], "qty": i["qty"]} for i in body["items"]]},
+                headers=till,
+            )
             return q.json() if q.status_code == 200 else {}
 
         quote = await eventually(priced, timeout=20)  # pricing learned the site and menu from events
@@ -74,7 +103,9 @@ async def test_site_menu_order_reaches_kitchen_and_delivery_exactly_once(stack: 
         assert lines[("mp-laodonglu", "set-a", "soft")] == 1 and lines[("mp-laodonglu", "soup", "regular")] == 2
 
         async def manifest() -> list:
-            rows = (await http.get(f"{delivery}/v1/deliveries", params={"service_date": str(tomorrow), "meal_slot": "lunch"}, headers=admin)).json()
+            rows = (
+                await http.get(f"{delivery}/v1/deliveries", params={"service_date": str(tomorrow), "meal_slot": "lunch"}, headers=admin)
+            ).json()
             return rows if any(row["order_id"] == order_id for row in rows) else []
 
         rows = await eventually(manifest)
@@ -86,7 +117,7 @@ async def test_site_menu_order_reaches_kitchen_and_delivery_exactly_once(stack: 
             stack.stop_service(name, sig=signal.SIGKILL)
             stack.start_service(name)
         stack.wait_ready(("central_kitchen", "delivery"))
-        again = (await http.post(f"{order}/v1/orders", json=body, headers={**till, "Idempotency-Key": key}))
+        again = await http.post(f"{order}/v1/orders", json=body, headers={**till, "Idempotency-Key": key})
         assert again.status_code == 201 and again.content == r.content, "a replayed request returns the first response byte for byte"
         assert (await kitchen_counts())[("mp-laodonglu", "soup", "regular")] == 2
         assert len(await manifest()) == 1
