@@ -62,6 +62,7 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
             for sub in spec.subscriptions(app)
         ]
         rpc = RpcServer(name=spec.name, db=db, endpoints=spec.endpoints(app)) if spec.endpoints(app) else None
+        app.state.rpc = rpc
         app.state.consumers = consumers
         bus.start()
         relay.start()

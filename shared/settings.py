@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     port: int = 0
     plan_buffer_percent: int = 10
     recovery_interval_s: float = 2.0
+    standing_order_horizon_days: int = 2
+    standing_order_interval_s: float = 300.0
+    # chaos drill for the saga tests: the order process exits right after pricing charged
+    chaos_exit_after_charge: bool = False
 
     @cached_property
     def db_url(self) -> str:

@@ -3,6 +3,7 @@
 import asyncio
 import logging
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -11,7 +12,7 @@ from services.order import service
 from services.order.adapters.tables import messaging, metadata
 from services.order.api.routes import router
 from shared.app import ServiceSpec, build_app
-from shared.events import MenuPublished, SiteUpserted
+from shared.events import FoodSafetyBreach, MenuPublished, SiteUpserted, StopDelivered, StopFailed
 from shared.idempotency import IdempotencyStore
 from shared.messaging.consumer import Subscription
 from shared.settings import Settings, load_settings
@@ -21,7 +22,14 @@ log = logging.getLogger(__name__)
 
 
 def subscriptions(app: FastAPI) -> list[Subscription]:
-    return [Subscription(SiteUpserted, service.record_site), Subscription(MenuPublished, service.record_menu)]
+    outbox = app.state.outbox
+    return [
+        Subscription(SiteUpserted, service.record_site),
+        Subscription(MenuPublished, service.record_menu),
+        Subscription(StopDelivered, partial(service.record_delivered, outbox=outbox)),
+        Subscription(StopFailed, partial(service.record_stop_failed, outbox=outbox)),
+        Subscription(FoodSafetyBreach, partial(service.record_breach, outbox=outbox)),
+    ]
 
 
 async def recovery_loop(app: FastAPI) -> None:
@@ -38,6 +46,20 @@ async def recovery_loop(app: FastAPI) -> None:
         await asyncio.sleep(settings.recovery_interval_s)
 
 
+async def standing_order_loop(app: FastAPI) -> None:
+    """Materialise standing orders into pre-orders, at start and then every few minutes."""
+    settings: Settings = app.state.settings
+    await app.state.bus.ready.wait()
+    while True:
+        try:
+            await app.state.checkout.materialize(now_local=service.local_now(settings), horizon_days=settings.standing_order_horizon_days)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("standing-order pass failed")
+        await asyncio.sleep(settings.standing_order_interval_s)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     spec = ServiceSpec(
         name=NAME,
@@ -46,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tables=messaging,
         routers=[router],
         subscriptions=subscriptions,
-        background=[recovery_loop],
+        background=[recovery_loop, standing_order_loop],
         ui_dir=Path(__file__).parent / "ui",
     )
     app = build_app(spec, settings or load_settings(NAME))

@@ -5,8 +5,10 @@ boundaries because its steps straddle a call to pricing (DESIGN.md "The till che
 """
 
 import asyncio
+import contextlib
 import json
 import logging
+import os
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,8 +22,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.order.adapters.tables import MealOrder, MealOrderLine, MenuItem, Site
-from services.order.api.schemas import OrderItemOut, OrderOut, PlaceOrder
+from services.order.adapters.tables import MealOrder, MealOrderLine, MenuItem, Site, StandingOrder, StandingOrderRun
+from services.order.api.schemas import (
+    MaterializeOut,
+    OrderItemIn,
+    OrderItemOut,
+    OrderOut,
+    PlaceOrder,
+    StandingOrderIn,
+    StandingOrderPatch,
+)
 from services.order.domain import rules
 from shared.auth import Principal
 from shared.db import Database
@@ -32,9 +42,12 @@ from shared.events import (
     REFUND_SUBJECT,
     ChargeRequest,
     ChargeResult,
+    FoodSafetyBreach,
     MenuPublished,
     OrderCancelled,
     OrderConfirmed,
+    OrderFailed,
+    OrderFulfilled,
     OrderLine,
     QuoteLine,
     QuoteRequest,
@@ -42,6 +55,8 @@ from shared.events import (
     RefundRequest,
     RefundResult,
     SiteUpserted,
+    StopDelivered,
+    StopFailed,
     utcnow,
 )
 from shared.idempotency import IdempotencyStore, Stored, request_hash
@@ -252,6 +267,86 @@ def charge_request(order: MealOrder, lines: list[MealOrderLine]) -> ChargeReques
     )
 
 
+# --- outcomes reported by delivery ---
+async def record_delivered(session: AsyncSession, event: StopDelivered, *, outbox: Outbox) -> None:
+    """Delivered at the stop: the orders are fulfilled."""
+    for order_id in event.order_ids:
+        order = await session.get(MealOrder, order_id)
+        if order is not None and order.status == "confirmed":
+            order.status = rules.move(order.status, "fulfilled")
+            order.updated_at = utcnow()
+            await outbox.publish(session, OrderFulfilled(order_id=order_id))
+
+
+async def fail_orders(session: AsyncSession, order_ids: list[uuid.UUID], reason: str, *, outbox: Outbox) -> None:
+    """The meal never reached the senior: the order fails and its charge is refunded (by the recovery loop)."""
+    for order_id in order_ids:
+        order = await session.get(MealOrder, order_id)
+        if order is not None and order.status == "confirmed":
+            order.status = rules.move(order.status, "failed")
+            order.reason = reason[:64]
+            order.refund_due = True
+            order.updated_at = utcnow()
+            await outbox.publish(session, OrderFailed(order_id=order_id, reason=reason))
+
+
+async def record_stop_failed(session: AsyncSession, event: StopFailed, *, outbox: Outbox) -> None:
+    await fail_orders(session, event.order_ids, event.reason or "delivery_failed", outbox=outbox)
+
+
+async def record_breach(session: AsyncSession, event: FoodSafetyBreach, *, outbox: Outbox) -> None:
+    await fail_orders(session, event.order_ids, "food_safety_breach", outbox=outbox)
+
+
+# --- standing orders ---
+async def create_standing_order(session: AsyncSession, *, body: StandingOrderIn, principal: Principal) -> StandingOrder:
+    principal.require_scope("pos", body.site_id)
+    site = await get_site(session, body.site_id)
+    rules.check_channel(channel=body.channel, site_kind=site.kind)
+    rules.check_pause(body.pause_from, body.resume_on)
+    if body.payment_method == "card_wallet" and not body.card_id:
+        raise Problem(422, "wallet_needs_card", "wallet payment needs a card")
+    row = StandingOrder(
+        **body.model_dump(exclude={"weekdays", "items"}),
+        weekdays=rules.check_weekdays(body.weekdays),
+        items=[i.model_dump() for i in body.items],
+        created_by=principal.sub,
+    )
+    session.add(row)
+    return row
+
+
+async def get_standing_order(session: AsyncSession, standing_order_id: uuid.UUID, principal: Principal) -> StandingOrder:
+    row = await session.get(StandingOrder, standing_order_id)
+    if row is None:
+        raise Problem(404, "unknown_standing_order", f"no standing order {standing_order_id}")
+    principal.require_scope("pos", row.site_id)
+    return row
+
+
+async def update_standing_order(
+    session: AsyncSession, *, standing_order_id: uuid.UUID, patch: StandingOrderPatch, principal: Principal
+) -> StandingOrder:
+    row = await get_standing_order(session, standing_order_id, principal)
+    changes = patch.model_dump(exclude_unset=True)
+    pause_from = changes.get("pause_from", row.pause_from)
+    resume_on = changes.get("resume_on", row.resume_on)
+    rules.check_pause(pause_from, resume_on)
+    for key, value in changes.items():
+        setattr(row, key, value)
+    row.updated_at = utcnow()
+    return row
+
+
+async def list_standing_orders(session: AsyncSession, *, principal: Principal, card_id: str | None) -> list[StandingOrder]:
+    query = select(StandingOrder).order_by(col(StandingOrder.created_at))
+    if principal.role == "pos":
+        query = query.where(col(StandingOrder.site_id) == principal.scope)
+    if card_id:
+        query = query.where(col(StandingOrder.card_id) == card_id)
+    return list((await session.exec(query)).all())
+
+
 @dataclass
 class Outcome:
     order: OrderOut
@@ -349,6 +444,8 @@ class Checkout:
                 await reject(session, order_id=order_id, problem=problem)
                 order, lines = await load_order(session, order_id)
             return Outcome(order_out(order, lines), problem)
+        if self.settings.chaos_exit_after_charge:
+            os._exit(137)  # chaos drill: die between the charge and the confirm (tests the recovery loop)
         async with self.db.transaction() as session:
             await confirm(session, self.outbox, order_id=order_id, result=result)
             order, lines = await load_order(session, order_id)
@@ -416,6 +513,83 @@ class Checkout:
                 )
         return Outcome(order_out(order, lines))
 
+    async def drive_failure_refund(self, order_id: uuid.UUID) -> None:
+        try:
+            await call(
+                self.bus.nc,
+                REFUND_SUBJECT,
+                RefundRequest(order_id=order_id, reason="failed"),
+                RefundResult,
+                timeout=self.settings.rpc_timeout_s,
+            )
+        except Problem as problem:
+            if problem.code != "unknown_charge":
+                log.warning("refund of failed order %s not done yet: %s", order_id, problem)
+                return
+        except RpcUnavailable as exc:
+            log.warning("refund of failed order %s not done yet: %s", order_id, exc)
+            return
+        async with self.db.transaction() as session:
+            order, _ = await load_order(session, order_id, for_update=True)
+            order.refund_due = False
+            order.updated_at = utcnow()
+
+    async def materialize(self, *, now_local: datetime, horizon_days: int) -> MaterializeOut:
+        """Turn standing orders into pre-orders for the coming days, exactly once per order and date."""
+        async with self.db.sessions() as session:
+            patterns = list((await session.exec(select(StandingOrder).where(col(StandingOrder.active).is_(True)))).all())
+        created: list[uuid.UUID] = []
+        skipped = 0
+        for pattern in patterns:
+            dates = rules.standing_dates(
+                weekdays=pattern.weekdays,
+                starts_on=pattern.starts_on,
+                pause_from=pattern.pause_from,
+                resume_on=pattern.resume_on,
+                today=now_local.date(),
+                horizon_days=horizon_days,
+            )
+            for day in dates:
+                order_id = await self._materialize_one(pattern, day, now_local)
+                if order_id is None:
+                    skipped += 1
+                else:
+                    created.append(order_id)
+        for order_id in created:
+            await self.drive(order_id)
+        return MaterializeOut(created=len(created), skipped=skipped, orders=created)
+
+    async def _materialize_one(self, pattern: StandingOrder, day: Any, now_local: datetime) -> uuid.UUID | None:
+        body = PlaceOrder(
+            site_id=pattern.site_id,
+            card_id=pattern.card_id,
+            channel=pattern.channel,
+            service_date=day,  # type: ignore[arg-type]
+            meal_slot=pattern.meal_slot,
+            payment_method=pattern.payment_method,  # type: ignore[arg-type]
+            items=[OrderItemIn.model_validate(i) for i in pattern.items],
+        )
+        try:
+            async with self.db.transaction() as session:
+                if await session.get(StandingOrderRun, (pattern.standing_order_id, day)) is not None:
+                    return None
+                run = StandingOrderRun(standing_order_id=pattern.standing_order_id, service_date=day)
+                session.add(run)
+                await session.flush()  # a twin run (another replica, a second pass) collides here
+                order = await create_pending(session, body=body, now_local=now_local, created_by=f"standing:{pattern.standing_order_id}")
+                order.standing_order_id = pattern.standing_order_id
+                run.order_id = order.order_id
+                return order.order_id
+        except IntegrityError:
+            return None
+        except Problem as problem:
+            if problem.code == "cutoff_passed":
+                return None  # too late for this date; nothing recorded, the next date comes
+            with contextlib.suppress(IntegrityError):
+                async with self.db.transaction() as session:
+                    session.add(StandingOrderRun(standing_order_id=pattern.standing_order_id, service_date=day, outcome=problem.code))
+            return None
+
     async def recover_once(self, *, older_than: timedelta) -> int:
         """Re-drive orders left pending (pricing was silent, or the process died mid-saga)."""
         cutoff = utcnow() - older_than
@@ -433,7 +607,11 @@ class Checkout:
                 await self.drive(order_id)
             else:
                 await self.drive_refund(order_id)
-        return len(rows)
+        async with self.db.sessions() as session:
+            failed = (await session.exec(select(MealOrder.order_id).where(col(MealOrder.refund_due).is_(True)).limit(100))).all()
+        for order_id in failed:
+            await self.drive_failure_refund(order_id)
+        return len(rows) + len(failed)
 
     async def quote(self, *, principal: Principal, body: QuoteRequest) -> QuoteResult:
         principal.require_scope("pos", body.site_id)

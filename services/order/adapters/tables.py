@@ -73,6 +73,8 @@ class MealOrder(Row, table=True):
     reasons: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     wallet_balance_fen: int | None = None
     charge_attempts: int = 0
+    refund_due: bool = False  # a failed paid order waits here until pricing.refund answers
+    standing_order_id: uuid.UUID | None = Field(default=None, index=True)
     created_by: str = Field(default="", max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -87,3 +89,35 @@ class MealOrderLine(Row, table=True):
     qty: int
     diet_variant: str = Field(default="regular", max_length=16)
     price_fen: int
+
+
+class StandingOrder(Row, table=True):
+    """A senior's weekly habit (the Meals-on-Wheels pattern), turned into pre-orders ahead of each cut-off."""
+
+    __tablename__ = "standing_order"
+    standing_order_id: uuid.UUID = Field(primary_key=True, default_factory=uuid.uuid4)
+    card_id: str = Field(max_length=64, index=True)
+    site_id: str = Field(max_length=64)
+    channel: str = Field(max_length=16)
+    meal_slot: str = Field(max_length=16)
+    weekdays: list[int] = Field(sa_column=Column(JSON, nullable=False))  # 1 = Monday … 7 = Sunday
+    items: list[dict[str, object]] = Field(sa_column=Column(JSON, nullable=False))
+    payment_method: str = Field(max_length=16)
+    starts_on: date
+    pause_from: date | None = None
+    resume_on: date | None = None
+    active: bool = True
+    created_by: str = Field(default="", max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class StandingOrderRun(Row, table=True):
+    """One materialisation per standing order, date and slot: the primary key makes it happen once."""
+
+    __tablename__ = "standing_order_run"
+    standing_order_id: uuid.UUID = Field(primary_key=True, foreign_key="standing_order.standing_order_id")
+    service_date: date = Field(primary_key=True)
+    order_id: uuid.UUID | None = None
+    outcome: str = Field(default="created", max_length=32)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -6,15 +6,16 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request, Response
 
 from services.order import service
-from services.order.api.schemas import OrderOut, PlaceOrder
+from services.order.api.schemas import MaterializeOut, OrderOut, PlaceOrder, StandingOrderIn, StandingOrderOut, StandingOrderPatch
 from shared.auth import Principal, requires
 from shared.db import SessionDep
-from shared.events import QuoteRequest, QuoteResult
+from shared.events import Id, QuoteRequest, QuoteResult
 from shared.idempotency import require_key
 from shared.problem import problem_response
 
 router = APIRouter(prefix="/v1")
 Till = Annotated[Principal, Depends(requires("pos", "admin"))]
+Admin = Annotated[Principal, Depends(requires("admin"))]
 
 
 def checkout(request: Request) -> service.Checkout:
@@ -62,3 +63,34 @@ async def cancel_order(order_id: uuid.UUID, request: Request, principal: Till) -
 async def post_quote(body: QuoteRequest, request: Request, principal: Till) -> QuoteResult:
     """The breakdown the till shows before the senior pays (relayed to pricing.quote)."""
     return await checkout(request).quote(principal=principal, body=body)
+
+
+def _standing_out(row: object) -> StandingOrderOut:
+    return StandingOrderOut.model_validate(row, from_attributes=True)
+
+
+@router.post("/standing-orders", response_model=StandingOrderOut, status_code=201, tags=["standing orders"])
+async def post_standing_order(body: StandingOrderIn, session: SessionDep, principal: Till) -> StandingOrderOut:
+    """A weekly pattern (days, slot, site, channel, items), turned into pre-orders ahead of each cut-off."""
+    return _standing_out(await service.create_standing_order(session, body=body, principal=principal))
+
+
+@router.get("/standing-orders", response_model=list[StandingOrderOut], tags=["standing orders"])
+async def get_standing_orders(session: SessionDep, principal: Till, card_id: Id | None = None) -> list[StandingOrderOut]:
+    return [_standing_out(r) for r in await service.list_standing_orders(session, principal=principal, card_id=card_id)]
+
+
+@router.patch("/standing-orders/{standing_order_id}", response_model=StandingOrderOut, tags=["standing orders"])
+async def patch_standing_order(
+    standing_order_id: uuid.UUID, body: StandingOrderPatch, session: SessionDep, principal: Till
+) -> StandingOrderOut:
+    """Pause from a date (until `resume_on`, or open-ended), resume, or stop (`active: false`)."""
+    row = await service.update_standing_order(session, standing_order_id=standing_order_id, patch=body, principal=principal)
+    return _standing_out(row)
+
+
+@router.post("/standing-orders/materialize", response_model=MaterializeOut, tags=["standing orders"])
+async def materialize(request: Request, _: Admin) -> MaterializeOut:
+    """Run the scheduled materialisation now (it also runs by itself); running it twice creates nothing twice."""
+    settings = request.app.state.settings
+    return await checkout(request).materialize(now_local=service.local_now(settings), horizon_days=settings.standing_order_horizon_days)

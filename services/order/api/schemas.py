@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -58,3 +59,47 @@ class OrderOut(BaseModel):
     wallet_balance_fen: int | None
     created_at: datetime
     updated_at: datetime
+
+
+class StandingOrderIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    card_id: Id
+    site_id: Id
+    channel: Literal["pickup", "home_delivery"]
+    meal_slot: MealSlot
+    weekdays: list[int] = Field(min_length=1, max_length=7, description="1 = Monday … 7 = Sunday")
+    items: list[OrderItemIn] = Field(min_length=1, max_length=10)
+    payment_method: PaymentMethod = "card_wallet"
+    starts_on: date
+    pause_from: date | None = None
+    resume_on: date | None = None
+
+
+class StandingOrderPatch(BaseModel):
+    """Pause (from a date, until a resume date or open-ended), resume, or stop a standing order."""
+
+    model_config = ConfigDict(extra="forbid")
+    pause_from: date | None = None
+    resume_on: date | None = None
+    active: bool | None = None
+
+
+class StandingOrderOut(BaseModel):
+    standing_order_id: uuid.UUID
+    card_id: str
+    site_id: str
+    channel: str
+    meal_slot: str
+    weekdays: list[int]
+    items: list[OrderItemIn]
+    payment_method: str
+    starts_on: date
+    pause_from: date | None
+    resume_on: date | None
+    active: bool
+
+
+class MaterializeOut(BaseModel):
+    created: int
+    skipped: int
+    orders: list[uuid.UUID]

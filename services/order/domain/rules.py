@@ -1,6 +1,6 @@
 """Ordering rules: which dates and slots may be sold, cut-offs, and the order state machine."""
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 from shared.errors import Problem
 
@@ -61,3 +61,31 @@ def before_cutoff(*, now_local: datetime, service_date: date, cutoff: str) -> bo
 def check_preorder_cutoff(*, channel: str, now_local: datetime, service_date: date, cutoff: str) -> None:
     if channel in PREORDER_CHANNELS and not before_cutoff(now_local=now_local, service_date=service_date, cutoff=cutoff):
         raise Problem(409, "cutoff_passed", f"pre-orders for {service_date} closed at {cutoff}")
+
+
+def check_weekdays(weekdays: list[int]) -> list[int]:
+    if not weekdays or any(d < 1 or d > 7 for d in weekdays) or len(set(weekdays)) != len(weekdays):
+        raise Problem(422, "invalid_weekdays", "weekdays are distinct numbers 1 (Monday) to 7 (Sunday)")
+    return sorted(weekdays)
+
+
+def check_pause(pause_from: date | None, resume_on: date | None) -> None:
+    if resume_on is not None and pause_from is None:
+        raise Problem(422, "invalid_pause", "a resume date needs a pause date")
+    if pause_from is not None and resume_on is not None and resume_on <= pause_from:
+        raise Problem(422, "invalid_pause", "resume_on must be after pause_from")
+
+
+def paused(day: date, pause_from: date | None, resume_on: date | None) -> bool:
+    """Paused from `pause_from` (inclusive) until `resume_on` (exclusive; open-ended when None)."""
+    if pause_from is None or day < pause_from:
+        return False
+    return resume_on is None or day < resume_on
+
+
+def standing_dates(
+    *, weekdays: list[int], starts_on: date, pause_from: date | None, resume_on: date | None, today: date, horizon_days: int
+) -> list[date]:
+    """The service dates, from today to the horizon, that a weekly pattern asks for."""
+    days = [today + timedelta(days=n) for n in range(horizon_days + 1)]
+    return [d for d in days if d >= starts_on and d.isoweekday() in weekdays and not paused(d, pause_from, resume_on)]
