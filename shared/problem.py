@@ -1,5 +1,6 @@
 """RFC 9457 problem+json errors with a stable machine-readable `code`."""
 
+import json
 import logging
 from typing import Any
 
@@ -27,8 +28,22 @@ _STATUS_CODES = {
 }
 
 
+# FastAPI raises this (as a plain 400) when a body is not JSON it can decode: invalid UTF-8, nesting too deep
+_BODY_PARSE_ERROR = "There was an error parsing the body"
+
+
+class ProblemResponse(JSONResponse):
+    """problem+json that always renders: text echoed from the request (a lone surrogate, say) cannot break it."""
+
+    media_type = PROBLEM
+
+    def render(self, content: Any) -> bytes:
+        text = json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"), default=str)
+        return text.encode("utf-8", errors="replace")
+
+
 def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(problem.body(), status_code=problem.status, media_type=PROBLEM, headers=headers)
+    return ProblemResponse(problem.body(), status_code=problem.status, media_type=PROBLEM, headers=headers)
 
 
 def _validation_detail(exc: RequestValidationError) -> tuple[str, list[dict[str, Any]]]:
@@ -57,6 +72,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _STATUS_CODES.get(exc.status_code, "http_error")
+        if exc.status_code == 400 and exc.detail == _BODY_PARSE_ERROR:
+            code = "malformed_json"
         headers = dict(exc.headers) if exc.headers else None
         return problem_response(Problem(exc.status_code, code, str(exc.detail)), headers)
 

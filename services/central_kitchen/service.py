@@ -46,9 +46,14 @@ async def upsert_site(session: AsyncSession, outbox: Outbox, *, site_id: str, da
     )
     site = await session.get(Site, site_id)
     dependents = list((await session.exec(select(Site).where(col(Site.supplied_by) == site_id))).all())
-    if dependents and data["kind"] not in rules.SUPPLIERS.get(str(dependents[0].kind), set()):
+    # every dependent must still accept the new kind as its supplier (not just the first one found)
+    stranded = [d for d in dependents if data["kind"] not in rules.SUPPLIERS.get(str(d.kind), set())]
+    if stranded:
         raise Problem(
-            409, "supplier_in_use", f"{len(dependents)} sites are supplied by {site_id}; it must stay a {site.kind if site else 'supplier'}"
+            409,
+            "supplier_in_use",
+            f"{len(stranded)} sites supplied by {site_id} ({', '.join(sorted(d.site_id for d in stranded))}) "
+            f"need it to stay a {site.kind if site else 'supplier'}",
         )
     kitchen_id = site_id if supplier is None else supplier.kitchen_id
     changed = site is None or site.kitchen_id != kitchen_id or any(getattr(site, f) != data[f] for f in SITE_FIELDS)

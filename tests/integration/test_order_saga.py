@@ -20,7 +20,7 @@ pytestmark = pytest.mark.timeout(90)
 
 @pytest.fixture
 async def world(start_service, token) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    kitchen_app, kitchen = await start_service("central_kitchen")
+    _kitchen_app, kitchen = await start_service("central_kitchen")
     pricing_app, pricing = await start_service("pricing")
     order_app, order = await start_service("order")
     admin = token("admin")

@@ -39,14 +39,16 @@ async def put_menu(
     kitchen_id: Id, service_date: date, meal_slot: MealSlot, body: MenuIn, session: SessionDep, request: Request, _: Admin
 ) -> MenuOut:
     """Publish a kitchen's menu for a date and slot; its prices apply at every site it supplies."""
+    items = body.contract_items()
     await service.publish_menu(
-        session, request.app.state.outbox, kitchen_id=kitchen_id, service_date=service_date, meal_slot=meal_slot, items=body.items
+        session, request.app.state.outbox, kitchen_id=kitchen_id, service_date=service_date, meal_slot=meal_slot, items=items
     )
-    return MenuOut(kitchen_id=kitchen_id, service_date=service_date, meal_slot=meal_slot, items=body.items)
+    return MenuOut(kitchen_id=kitchen_id, service_date=service_date, meal_slot=meal_slot, items=items)
 
 
 @router.get("/menus/{kitchen_id}/{service_date}/{meal_slot}", response_model=MenuOut, tags=["menus"])
-async def get_menu(kitchen_id: Id, service_date: date, meal_slot: MealSlot, session: SessionDep, _: Staff) -> MenuOut:
+async def get_menu(kitchen_id: Id, service_date: date, meal_slot: MealSlot, session: SessionDep, principal: Staff) -> MenuOut:
+    principal.require_scope("kitchen", kitchen_id)  # a kitchen reads its own menus; admins any
     rows = await service.menu_items(session, kitchen_id=kitchen_id, service_date=service_date, meal_slot=meal_slot)
     items = [MenuItem.model_validate(r, from_attributes=True) for r in rows]
     if not items:
@@ -55,8 +57,11 @@ async def get_menu(kitchen_id: Id, service_date: date, meal_slot: MealSlot, sess
 
 
 @router.get("/plans/{kitchen_id}/{service_date}/{meal_slot}", response_model=PlanOut, tags=["plans"])
-async def get_plan(kitchen_id: Id, service_date: date, meal_slot: MealSlot, session: SessionDep, request: Request, _: Staff) -> PlanOut:
+async def get_plan(
+    kitchen_id: Id, service_date: date, meal_slot: MealSlot, session: SessionDep, request: Request, principal: Staff
+) -> PlanOut:
     """What to cook: pre-orders per site, item and diet, plus walk-in forecasts and a safety buffer."""
+    principal.require_scope("kitchen", kitchen_id)  # a kitchen plans its own production; admins any
     buffer = request.app.state.settings.plan_buffer_percent
     rows = await service.production_plan(
         session, kitchen_id=kitchen_id, service_date=service_date, meal_slot=meal_slot, buffer_percent=buffer

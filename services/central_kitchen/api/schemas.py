@@ -1,15 +1,19 @@
 """Request and response bodies of the central kitchen API."""
 
 from datetime import date
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events import Id, MealSlot, MenuItem, SiteKind
 
+# a display name: no control characters (PostgreSQL rejects NUL in text, and no till shows them)
+Name = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")]
+
 
 class SiteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=100)
+    name: Name
     kind: SiteKind
     district: Id
     operator: Id
@@ -27,12 +31,22 @@ class SiteOut(SiteIn):
     kitchen_id: str
 
 
+class MenuItemIn(MenuItem):
+    """A dish as an administrator enters it: the shared contract with a checked name."""
+
+    name: Name
+
+
 class MenuIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    items: list[MenuItem] = Field(min_length=1, max_length=100)
+    items: list[MenuItemIn] = Field(min_length=1, max_length=100)
+
+    def contract_items(self) -> list[MenuItem]:
+        return [MenuItem.model_validate(item.model_dump()) for item in self.items]
 
 
-class MenuOut(MenuIn):
+class MenuOut(BaseModel):
+    items: list[MenuItem]
     kitchen_id: str
     service_date: date
     meal_slot: MealSlot

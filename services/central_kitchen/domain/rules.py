@@ -14,7 +14,7 @@ SUPPLIERS: dict[str, set[str]] = {"canteen": {"kitchen"}, "meal_point": {"kitche
 
 
 def check_cutoff(name: str, value: str) -> None:
-    if not _HHMM.match(value):
+    if not _HHMM.fullmatch(value):  # match() with `$` would let "09:00\n" through
         raise Problem(422, "invalid_cutoff", f"{name} must be HH:MM (24h), got {value!r}")
 
 
