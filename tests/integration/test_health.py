@@ -69,7 +69,7 @@ async def test_readyz_is_503_while_the_database_is_unreachable(nats_url: str, cl
 
 
 async def test_metrics_count_requests_and_relayed_events(start_service, token) -> None:  # type: ignore[no-untyped-def]
-    app, client = await start_service("central_kitchen")
+    _app, client = await start_service("central_kitchen")
     site = {"name": "厨房", "kind": "kitchen", "district": "xihu", "operator": "op", "lat": 30.2, "lon": 120.1}
     assert (await client.put("/v1/sites/ck-m", json=site, headers=token("admin"))).status_code == 200
 

@@ -9,7 +9,6 @@ from sqlmodel import select
 
 from services.order.adapters.tables import MealOrder, StandingOrderRun
 from services.order.domain import rules
-from tests.integration.test_order_saga import world  # noqa: F401 - the fixture
 from tests.world import wallet
 
 pytestmark = pytest.mark.timeout(90)
