@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from shared.auth import issue_token
-from shared.devstack import free_port, nats_server_binary, reachable
+from shared.devstack import SERVICES, Stack, free_port, nats_server_binary, reachable
 from shared.migrations import upgrade_async
 from shared.settings import DEV_SECRET, Settings, load_settings
 
@@ -162,3 +162,24 @@ async def start_service(
             return app, client
 
         yield start
+
+
+@pytest.fixture
+async def stack(databases: Databases, tmp_path: Path) -> AsyncIterator[Stack]:
+    """All four services and nats-server as real processes, on fresh databases."""
+    urls = {}
+    if databases.backend == "postgres":
+        urls = {name: await databases.new(name) for name in SERVICES}
+    st = Stack(
+        var_dir=tmp_path / "var",
+        nats_url=f"nats://127.0.0.1:{free_port()}",
+        ports={name: free_port() for name in SERVICES},
+        database_urls=urls,
+        env={"RELAY_POLL_S": "0.1", "RECOVERY_INTERVAL_S": "0.5", "RPC_TIMEOUT_S": "2"},
+    )
+    try:
+        st.start_nats(force_own=True)
+        st.start_services()
+        yield st
+    finally:
+        st.stop()

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from services.order import service
 from services.order.adapters.tables import messaging, metadata
+from services.order.api.pages import pages
 from services.order.api.routes import router
 from shared.app import ServiceSpec, build_app
 from shared.events import FoodSafetyBreach, MenuPublished, SiteUpserted, StopDelivered, StopFailed
@@ -66,7 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="meal-assist order",
         metadata=metadata,
         tables=messaging,
-        routers=[router],
+        routers=[router, pages],
         subscriptions=subscriptions,
         background=[recovery_loop, standing_order_loop],
         ui_dir=Path(__file__).parent / "ui",

@@ -1,15 +1,25 @@
 """Routes: checkout, orders, cancellation and quotes relayed to pricing."""
 
 import uuid
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 
 from services.order import service
-from services.order.api.schemas import MaterializeOut, OrderOut, PlaceOrder, StandingOrderIn, StandingOrderOut, StandingOrderPatch
+from services.order.api.schemas import (
+    MaterializeOut,
+    OrderOut,
+    PlaceOrder,
+    StandingOrderIn,
+    StandingOrderOut,
+    StandingOrderPatch,
+    TillMenu,
+    TillMenuItem,
+)
 from shared.auth import Principal, requires
 from shared.db import SessionDep
-from shared.events import Id, QuoteRequest, QuoteResult
+from shared.events import Id, MealSlot, QuoteRequest, QuoteResult
 from shared.idempotency import require_key
 from shared.problem import problem_response
 
@@ -94,3 +104,19 @@ async def materialize(request: Request, _: Admin) -> MaterializeOut:
     """Run the scheduled materialisation now (it also runs by itself); running it twice creates nothing twice."""
     settings = request.app.state.settings
     return await checkout(request).materialize(now_local=service.local_now(settings), horizon_days=settings.standing_order_horizon_days)
+
+
+@router.get("/sites/{site_id}/menu", response_model=TillMenu, tags=["till"])
+async def get_till_menu(site_id: Id, service_date: date, meal_slot: MealSlot, session: SessionDep, principal: Till) -> TillMenu:
+    """The dishes a till can sell for a date and slot (the menu of the kitchen that supplies its site)."""
+    principal.require_scope("pos", site_id)
+    site = await service.get_site(session, site_id)
+    items = await service.menu_for(session, site=site, service_date=service_date, meal_slot=meal_slot)
+    return TillMenu(
+        site_id=site.site_id,
+        site_name=site.name,
+        site_kind=site.kind,
+        service_date=service_date,
+        meal_slot=meal_slot,
+        items=[TillMenuItem.model_validate(i, from_attributes=True) for i in items],
+    )

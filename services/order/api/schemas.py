@@ -103,3 +103,22 @@ class MaterializeOut(BaseModel):
     created: int
     skipped: int
     orders: list[uuid.UUID]
+
+
+class TillMenuItem(BaseModel):
+    menu_item_id: str
+    name: str
+    price_fen: int
+    diet_variants: list[str]
+    allergens: list[str]
+
+
+class TillMenu(BaseModel):
+    """What a till sells: its site, and the menu of the kitchen that supplies it, for a date and slot."""
+
+    site_id: str
+    site_name: str
+    site_kind: str
+    service_date: date
+    meal_slot: str
+    items: list[TillMenuItem]

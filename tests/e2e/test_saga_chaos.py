@@ -1,0 +1,77 @@
+"""The saga survives process deaths: the order service killed mid-saga, pricing down and back."""
+
+import signal
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from shared.devstack import Stack
+from tests.helpers import eventually
+from tests.world import seed, wait_until_sellable, wallet
+
+pytestmark = pytest.mark.timeout(120)
+
+
+async def _city(stack: Stack, token: Any) -> dict[str, Any]:
+    admin, till = token("admin"), token("pos", "ct-a")
+    kitchen = httpx.AsyncClient(base_url=stack.url("central_kitchen"), timeout=10)
+    pricing = httpx.AsyncClient(base_url=stack.url("pricing"), timeout=10)
+    order = httpx.AsyncClient(base_url=stack.url("order"), timeout=10)
+    seeded = await seed(kitchen=kitchen, pricing=pricing, admin=admin, days=1)
+    await wait_until_sellable(order, till, site_id="ct-a", day=seeded["today"])
+    body = {"site_id": "ct-a", "card_id": "C75", "channel": "dine_in", "service_date": str(seeded["today"]), "meal_slot": "lunch",
+            "items": [{"menu_item_id": "set-a", "qty": 1}], "payment_method": "card_wallet"}
+    return {"admin": admin, "till": till, "pricing": pricing, "order": order, "kitchen": kitchen, "body": body}
+
+
+async def _placed(city: dict[str, Any], key: str) -> httpx.Response | None:
+    r = await city["order"].post("/v1/orders", json=city["body"], headers={**city["till"], "Idempotency-Key": key})
+    return r if r.status_code != 422 else None  # order's copy of the menu may lag the quote by a moment
+
+
+async def test_order_service_killed_between_charge_and_confirm_recovers_and_charges_once(stack: Stack, token) -> None:  # type: ignore[no-untyped-def]
+    city = await _city(stack, token)
+    stack.stop_service("order")
+    stack.start_service("order", {"CHAOS_EXIT_AFTER_CHARGE": "true"})
+    stack.wait_ready(("order",))
+    key = str(uuid.uuid4())
+    with pytest.raises(httpx.HTTPError):
+        for _ in range(50):  # the first attempts may see a stale menu; the one that reaches pricing kills the process
+            if await _placed(city, key) is not None:
+                break
+    assert stack.procs["order"].wait(10) == 137, "the order process died right after pricing charged"
+    assert await wallet(city["pricing"], city["admin"], "C75") == 10000 - 840, "pricing charged before the crash"
+    stack.procs.pop("order")
+    stack.start_service("order")
+    stack.wait_ready(("order",))
+
+    async def settled() -> httpx.Response | None:
+        r = await city["order"].post("/v1/orders", json=city["body"], headers={**city["till"], "Idempotency-Key": key})
+        got = await city["order"].get(r.headers["location"], headers=city["till"]) if r.status_code in (201, 202) else None
+        return got if got is not None and got.json()["status"] == "confirmed" else None
+
+    confirmed = await eventually(settled, timeout=30)
+    assert confirmed.json()["senior_pays_fen"] == 840
+    assert await wallet(city["pricing"], city["admin"], "C75") == 10000 - 840, "the recovery re-drove an idempotent charge: charged once"
+
+
+async def test_pricing_down_then_back_settles_the_pending_order(stack: Stack, token) -> None:  # type: ignore[no-untyped-def]
+    city = await _city(stack, token)
+    # make sure order knows the menu before pricing goes away
+    warm = await eventually(lambda: _placed({**city, "body": {**city["body"], "card_id": None, "payment_method": "cash"}}, str(uuid.uuid4())))
+    assert warm.status_code == 201
+    stack.stop_service("pricing", sig=signal.SIGKILL)
+    r = await city["order"].post("/v1/orders", json=city["body"], headers={**city["till"], "Idempotency-Key": str(uuid.uuid4())})
+    assert r.status_code == 202, r.text
+    assert r.json()["status"] == "pending_payment"
+    location = r.headers["location"]
+    stack.start_service("pricing")
+    stack.wait_ready(("pricing",))
+
+    async def confirmed() -> bool:
+        return (await city["order"].get(location, headers=city["till"])).json()["status"] == "confirmed"
+
+    await eventually(confirmed, timeout=30)
+    assert await wallet(city["pricing"], city["admin"], "C75") == 10000 - 840
