@@ -64,6 +64,15 @@ async def seed(
             "lunch_cutoff": late_cutoff,
             "dinner_cutoff": late_cutoff,
         },
+        "cart-t": {
+            **SITE,
+            "name": "测试流动餐车",
+            "kind": "cart",
+            "district": "tonglu",
+            "supplied_by": "ck-t",
+            "lunch_cutoff": late_cutoff,
+            "dinner_cutoff": late_cutoff,
+        },
         "ct-late": {
             **SITE,
             "name": "早截单食堂",

@@ -76,3 +76,36 @@ async def test_a_lost_card_shows_its_message_and_charges_nothing(stack: Stack, t
     await page.click("[data-pay='cash']")
     await page.wait_for_selector("#receipt:not([hidden])")
     assert await page.text_content("#r-senior-pays") == "14.00"
+
+
+async def test_a_cart_till_on_a_phone_explains_short_balance_and_sold_out(stack: Stack, token, browser_page) -> None:  # type: ignore[no-untyped-def]
+    city = await _city(stack, token)
+    cart_till = token("pos", "cart-t")
+    page = browser_page
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await page.goto(f"{stack.url('order')}/pos")
+    await page.fill("#token-input", cart_till["Authorization"].removeprefix("Bearer "))
+    await page.click("#token-save")
+    await expect(page.locator("#site-name")).to_have_text("测试流动餐车")
+    await page.select_option("#slot", "lunch")
+    await page.click("button.dish[data-item='set-a']")
+    await page.fill("#card", "CPOOR")
+    await page.press("#card", "Enter")
+    await expect(page.locator("#senior-pays")).to_have_text("8.40")
+    await page.click("[data-pay='card_wallet']")
+    await expect(page.locator("#message")).to_contain_text("余额不足：卡内 3.00 元，应付 8.40 元")
+    assert await wallet(city["pricing"], city["admin"], "CPOOR") == 300
+    # the kitchen takes set-b off today's lunch while the till still shows it: a sold-out dish is explained
+    kitchen = httpx.AsyncClient(base_url=stack.url("central_kitchen"), timeout=10)
+    today = (await page.text_content("#today")) or ""
+    menu = {"items": [{"menu_item_id": "set-a", "name": "套餐A·红烧肉", "price_fen": 1200, "diet_variants": ["regular"], "allergens": []}]}
+    assert (await kitchen.put(f"/v1/menus/ck-t/{today}/lunch", json=menu, headers=city["admin"])).status_code == 200
+    await page.click("#no-card")
+    await page.click("button.dish[data-item='set-b']")
+    await expect(page.locator("#message")).to_contain_text("售完", timeout=15000)
+    await page.screenshot(path=str(stack.var_dir / "pos-phone.png"), full_page=True)
+    # a cart sells with channel cart and it still works on the phone
+    await page.click("[aria-label='−'] >> nth=1")
+    await expect(page.locator("#senior-pays")).to_have_text("12.00")
+    await page.click("[data-pay='cash']")
+    await expect(page.locator("#receipt")).to_be_visible()
