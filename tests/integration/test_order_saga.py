@@ -145,6 +145,10 @@ async def test_cancel_before_cutoff_refunds_and_after_cutoff_is_refused(world) -
     cancelled = await w["order"].post(f"/v1/orders/{order_id}/cancel", headers=w["till"])
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
     assert await wallet(w["pricing"], w["admin"], "C75") == 10000
+    outbox = w["order_app"].state.tables.outbox
+    async with w["order_app"].state.db.sessions() as s:
+        subjects = (await s.execute(select(outbox.c.subject).where(outbox.c.payload.contains(order_id)))).scalars().all()
+    assert subjects == ["order.confirmed.v1", "order.cancelled.v1"], "the kitchen and delivery hear of the cancellation"
     again = await w["order"].post(f"/v1/orders/{order_id}/cancel", headers=w["till"])
     assert again.status_code == 200 and again.json()["status"] == "cancelled"
     assert await wallet(w["pricing"], w["admin"], "C75") == 10000, "refunded once"
