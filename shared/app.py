@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import MetaData
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.db import Database
 from shared.messaging.bus import Bus
@@ -111,12 +112,59 @@ async def _serve_rpc(bus: Bus, rpc: RpcServer) -> None:
     await rpc.start(bus.nc)
 
 
+class BodyLimit:
+    """413 for a body over the limit, whether announced by Content-Length or sent in chunks without one."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            await self._too_large(scope, receive, send)
+            return
+        if length is not None:
+            await self.app(scope, receive, send)
+            return
+        # no Content-Length: read (at most limit + 1 bytes) before the app does, then replay what was read
+        chunks: list[bytes] = []
+        size, more = 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await self._too_large(scope, receive, send)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem_response(Problem(413, "payload_too_large", f"bodies are limited to {self.limit} bytes"))
+        await response(scope, receive, send)
+
+
 def _install_middleware(app: FastAPI, service: str) -> None:
+    app.add_middleware(BodyLimit)
+
     @app.middleware("http")
-    async def guard_and_measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            return problem_response(Problem(413, "payload_too_large", f"bodies are limited to {MAX_BODY_BYTES} bytes"))
+    async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
         response = await call_next(request)
         route = request.scope.get("route")

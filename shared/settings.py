@@ -52,8 +52,9 @@ class Settings(BaseSettings):
 
     def check_secure(self) -> None:
         """In prod a missing or default AUTH_SECRET stops the service at start."""
-        if self.app_env == "prod" and (not self.auth_secret or self.auth_secret == DEV_SECRET):
-            raise InsecureSettings("AUTH_SECRET must be set to a non-default value in prod")
+        secret = self.auth_secret.strip()
+        if self.app_env == "prod" and (len(secret) < 16 or secret == DEV_SECRET):
+            raise InsecureSettings("AUTH_SECRET must be set in prod: not the default, at least 16 characters")
 
 
 def load_settings(service_name: str, **overrides: object) -> Settings:

@@ -182,6 +182,7 @@ async def create_pending(session: AsyncSession, *, body: PlaceOrder, now_local: 
     if body.payment_method == "card_wallet" and body.card_id is None:
         raise Problem(422, "wallet_needs_card", "wallet payment needs a card")
     session.add(order)
+    total = 0
     for line_no, item in enumerate(body.items):
         dish = menu.get(item.menu_item_id)
         if dish is None:
@@ -190,6 +191,9 @@ async def create_pending(session: AsyncSession, *, body: PlaceOrder, now_local: 
             raise Problem(
                 422, "diet_variant_unavailable", f"{dish.name} comes as {', '.join(dish.diet_variants)}", menu_item_id=item.menu_item_id
             )
+        total += dish.price_fen * item.qty
+        if total > rules.MAX_ORDER_FEN:
+            raise Problem(422, "order_too_large", f"one order is limited to {rules.MAX_ORDER_FEN // 100} yuan")
         session.add(
             MealOrderLine(
                 order_id=order.order_id,

@@ -81,7 +81,7 @@ class StandingOrderPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     pause_from: date | None = None
     resume_on: date | None = None
-    active: bool | None = None
+    active: bool = True  # only what the request sets is applied; an explicit null is refused
 
 
 class StandingOrderOut(BaseModel):

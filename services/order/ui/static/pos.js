@@ -3,7 +3,7 @@
   "use strict";
   var t = window.I18N.t;
   var Page = window.Page;
-  var state = { site: null, siteKind: null, menu: [], lines: [], card: null, quote: null, key: null, busy: false };
+  var state = { site: null, siteKind: null, menu: [], lines: [], card: null, quote: null, key: null, busy: false, menuRequests: 0 };
 
   function $(id) { return document.getElementById(id); }
 
@@ -35,7 +35,9 @@
     var c = claims();
     state.site = c && c.site_id;
     if (!state.site) return Promise.reject(new Page.ApiError(401, { code: "invalid_token" }));
+    var asked = ++state.menuRequests; /* a slower answer for an earlier slot must not overwrite the current one */
     return Page.api("GET", menuPath()).then(function (menu) {
+      if (asked !== state.menuRequests) return menu;
       state.menu = menu.items;
       state.siteKind = menu.site_kind;
       $("site-name").textContent = menu.site_name;
