@@ -85,7 +85,14 @@ class Stack:
         self.wait_ready(names)
 
     def start_service(self, name: str, extra_env: dict[str, str] | None = None) -> None:
-        env = {**os.environ, **self.env, **(extra_env or {}), "NATS_URL": self.nats_url, "PORT": str(self.ports[name]), "VAR_DIR": str(self.var_dir)}
+        env = {
+            **os.environ,
+            **self.env,
+            **(extra_env or {}),
+            "NATS_URL": self.nats_url,
+            "PORT": str(self.ports[name]),
+            "VAR_DIR": str(self.var_dir),
+        }
         env.pop("DATABASE_URL", None)
         if name in self.database_urls:
             env["DATABASE_URL"] = self.database_urls[name]

@@ -147,3 +147,20 @@ async def wallet(pricing: httpx.AsyncClient, admin: dict[str, str], card_id: str
     r = await pricing.get(f"/v1/cards/{card_id}/wallet", headers=admin)
     assert r.status_code == 200, r.text
     return int(r.json()["balance_fen"])
+
+
+async def seed_stack(stack: Any, token: Any, *, slots: tuple[str, ...] = ("lunch",)) -> dict[str, Any]:
+    """The small city on a running stack (all services as processes), with clients for each service."""
+    admin, till = token("admin"), token("pos", "ct-a")
+    clients = {name: httpx.AsyncClient(base_url=stack.url(name), timeout=10) for name in ("central_kitchen", "pricing", "order")}
+    seeded = await seed(kitchen=clients["central_kitchen"], pricing=clients["pricing"], admin=admin, days=1)
+    for slot in slots:
+        await wait_until_sellable(clients["order"], till, site_id="ct-a", day=seeded["today"], slot=slot)
+    return {
+        **seeded,
+        "admin": admin,
+        "till": till,
+        "pricing": clients["pricing"],
+        "order": clients["order"],
+        "kitchen": clients["central_kitchen"],
+    }

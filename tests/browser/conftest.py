@@ -17,8 +17,15 @@ async def browser_page() -> AsyncIterator[object]:
     async with async_playwright() as p:
         browser = await p.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run",
-                  "--disable-sync", "--disable-quic"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                "--disable-sync",
+                "--disable-quic",
+            ],
         )
         context = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
         page = await context.new_page()

@@ -2,38 +2,26 @@
 
 from typing import Any
 
-import httpx
 import pytest
 from playwright.async_api import expect
 
 from shared.devstack import Stack
-from tests.world import seed, wait_until_sellable, wallet
+from tests.world import seed_stack, wallet
 
 pytestmark = pytest.mark.timeout(120)
 
 
-async def _city(stack: Stack, token: Any) -> dict[str, Any]:
-    admin, till = token("admin"), token("pos", "ct-a")
-    kitchen = httpx.AsyncClient(base_url=stack.url("central_kitchen"), timeout=10)
-    pricing = httpx.AsyncClient(base_url=stack.url("pricing"), timeout=10)
-    order = httpx.AsyncClient(base_url=stack.url("order"), timeout=10)
-    seeded = await seed(kitchen=kitchen, pricing=pricing, admin=admin, days=1)
-    for slot in ("lunch", "dinner"):
-        await wait_until_sellable(order, till, site_id="ct-a", day=seeded["today"], slot=slot)
-    return {"admin": admin, "till": till, "pricing": pricing}
-
-
-async def _open_till(page: Any, stack: Stack, till: dict[str, str]) -> None:
+async def _open_till(page: Any, stack: Stack, till: dict[str, str], site_name: str = "测试中心食堂") -> None:
     await page.goto(f"{stack.url('order')}/pos")
     await page.fill("#token-input", till["Authorization"].removeprefix("Bearer "))
     await page.click("#token-save")
-    await expect(page.locator("#site-name")).to_have_text("测试中心食堂")
+    await expect(page.locator("#site-name")).to_have_text(site_name)
     await page.select_option("#slot", "lunch")
     await page.wait_for_selector("button.dish[data-item='set-a']")
 
 
 async def test_a_till_sells_a_meal_to_a_75_year_old_at_70_percent(stack: Stack, token, browser_page) -> None:  # type: ignore[no-untyped-def]
-    city = await _city(stack, token)
+    city = await seed_stack(stack, token, slots=("lunch", "dinner"))
     page = browser_page
     await _open_till(page, stack, city["till"])
     assert await page.text_content("h1") == "助餐收银台", "Chinese first"
@@ -58,7 +46,7 @@ async def test_a_till_sells_a_meal_to_a_75_year_old_at_70_percent(stack: Stack, 
 
 
 async def test_a_lost_card_shows_its_message_and_charges_nothing(stack: Stack, token, browser_page) -> None:  # type: ignore[no-untyped-def]
-    city = await _city(stack, token)
+    city = await seed_stack(stack, token, slots=("lunch", "dinner"))
     page = browser_page
     await _open_till(page, stack, city["till"])
     await page.click("button.dish[data-item='set-b']")
@@ -79,15 +67,11 @@ async def test_a_lost_card_shows_its_message_and_charges_nothing(stack: Stack, t
 
 
 async def test_a_cart_till_on_a_phone_explains_short_balance_and_sold_out(stack: Stack, token, browser_page) -> None:  # type: ignore[no-untyped-def]
-    city = await _city(stack, token)
+    city = await seed_stack(stack, token, slots=("lunch", "dinner"))
     cart_till = token("pos", "cart-t")
     page = browser_page
     await page.set_viewport_size({"width": 390, "height": 844})
-    await page.goto(f"{stack.url('order')}/pos")
-    await page.fill("#token-input", cart_till["Authorization"].removeprefix("Bearer "))
-    await page.click("#token-save")
-    await expect(page.locator("#site-name")).to_have_text("测试流动餐车")
-    await page.select_option("#slot", "lunch")
+    await _open_till(page, stack, cart_till, "测试流动餐车")
     await page.click("button.dish[data-item='set-a']")
     await page.fill("#card", "CPOOR")
     await page.press("#card", "Enter")
@@ -96,10 +80,9 @@ async def test_a_cart_till_on_a_phone_explains_short_balance_and_sold_out(stack:
     await expect(page.locator("#message")).to_contain_text("余额不足：卡内 3.00 元，应付 8.40 元")
     assert await wallet(city["pricing"], city["admin"], "CPOOR") == 300
     # the kitchen takes set-b off today's lunch while the till still shows it: a sold-out dish is explained
-    kitchen = httpx.AsyncClient(base_url=stack.url("central_kitchen"), timeout=10)
     today = (await page.text_content("#today")) or ""
     menu = {"items": [{"menu_item_id": "set-a", "name": "套餐A·红烧肉", "price_fen": 1200, "diet_variants": ["regular"], "allergens": []}]}
-    assert (await kitchen.put(f"/v1/menus/ck-t/{today}/lunch", json=menu, headers=city["admin"])).status_code == 200
+    assert (await city["kitchen"].put(f"/v1/menus/ck-t/{today}/lunch", json=menu, headers=city["admin"])).status_code == 200
     await page.click("#no-card")
     await page.click("button.dish[data-item='set-b']")
     await expect(page.locator("#message")).to_contain_text("售完", timeout=15000)

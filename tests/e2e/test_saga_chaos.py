@@ -9,21 +9,23 @@ import pytest
 
 from shared.devstack import Stack
 from tests.helpers import eventually
-from tests.world import seed, wait_until_sellable, wallet
+from tests.world import seed_stack, wallet
 
 pytestmark = pytest.mark.timeout(120)
 
 
 async def _city(stack: Stack, token: Any) -> dict[str, Any]:
-    admin, till = token("admin"), token("pos", "ct-a")
-    kitchen = httpx.AsyncClient(base_url=stack.url("central_kitchen"), timeout=10)
-    pricing = httpx.AsyncClient(base_url=stack.url("pricing"), timeout=10)
-    order = httpx.AsyncClient(base_url=stack.url("order"), timeout=10)
-    seeded = await seed(kitchen=kitchen, pricing=pricing, admin=admin, days=1)
-    await wait_until_sellable(order, till, site_id="ct-a", day=seeded["today"])
-    body = {"site_id": "ct-a", "card_id": "C75", "channel": "dine_in", "service_date": str(seeded["today"]), "meal_slot": "lunch",
-            "items": [{"menu_item_id": "set-a", "qty": 1}], "payment_method": "card_wallet"}
-    return {"admin": admin, "till": till, "pricing": pricing, "order": order, "kitchen": kitchen, "body": body}
+    city = await seed_stack(stack, token)
+    body = {
+        "site_id": "ct-a",
+        "card_id": "C75",
+        "channel": "dine_in",
+        "service_date": str(city["today"]),
+        "meal_slot": "lunch",
+        "items": [{"menu_item_id": "set-a", "qty": 1}],
+        "payment_method": "card_wallet",
+    }
+    return {**city, "body": body}
 
 
 async def _placed(city: dict[str, Any], key: str) -> httpx.Response | None:
@@ -60,7 +62,9 @@ async def test_order_service_killed_between_charge_and_confirm_recovers_and_char
 async def test_pricing_down_then_back_settles_the_pending_order(stack: Stack, token) -> None:  # type: ignore[no-untyped-def]
     city = await _city(stack, token)
     # make sure order knows the menu before pricing goes away
-    warm = await eventually(lambda: _placed({**city, "body": {**city["body"], "card_id": None, "payment_method": "cash"}}, str(uuid.uuid4())))
+    warm = await eventually(
+        lambda: _placed({**city, "body": {**city["body"], "card_id": None, "payment_method": "cash"}}, str(uuid.uuid4()))
+    )
     assert warm.status_code == 201
     stack.stop_service("pricing", sig=signal.SIGKILL)
     r = await city["order"].post("/v1/orders", json=city["body"], headers={**city["till"], "Idempotency-Key": str(uuid.uuid4())})
