@@ -22,8 +22,8 @@ run: install
 	$(BIN)/python -m shared.devstack run
 
 lint: install
-	$(BIN)/ruff check shared services tests
-	$(BIN)/ruff format --check shared services tests
+	$(BIN)/ruff check shared services tests bench
+	$(BIN)/ruff format --check shared services tests bench
 	$(BIN)/mypy shared services
 
 format: install
