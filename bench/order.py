@@ -36,7 +36,9 @@ async def _pg_databases(admin_url: str, create: bool, names: list[str]) -> None:
     await engine.dispose()
 
 
-async def _load(concurrency: int, seconds: float, call: Callable[[httpx.AsyncClient], Awaitable[httpx.Response]], base: str) -> dict[str, Any]:
+async def _load(
+    concurrency: int, seconds: float, call: Callable[[httpx.AsyncClient], Awaitable[httpx.Response]], base: str
+) -> dict[str, Any]:
     latencies: list[float] = []
     errors = 0
     deadline = time.perf_counter() + seconds
@@ -71,7 +73,10 @@ async def _run(backend: str, pg_url: str | None, seconds: float) -> list[dict[st
     urls: dict[str, str] = {}
     if backend == "postgres" and pg_url:
         await _pg_databases(pg_url, True, db_names)
-        urls = {name: make_url(pg_url).set(database=db).render_as_string(hide_password=False) for name, db in zip(SERVICES, db_names, strict=True)}
+        urls = {
+            name: make_url(pg_url).set(database=db).render_as_string(hide_password=False)
+            for name, db in zip(SERVICES, db_names, strict=True)
+        }
     stack = Stack(var_dir=var, nats_url=f"nats://127.0.0.1:{free_port()}", ports={s: free_port() for s in SERVICES}, database_urls=urls)
     rows = []
     try:
@@ -85,8 +90,15 @@ async def _run(backend: str, pg_url: str | None, seconds: float) -> list[dict[st
         cards = [c.card_id for c in DEMO_CARDS if c.status == "active"]
 
         async def checkout(client: httpx.AsyncClient) -> httpx.Response:
-            body = {"site_id": TILL_SITE, "card_id": cards[int(time.perf_counter_ns()) % len(cards)], "channel": "dine_in",
-                    "service_date": str(today), "meal_slot": "lunch", "items": [{"menu_item_id": "set-a", "qty": 1}], "payment_method": "cash"}
+            body = {
+                "site_id": TILL_SITE,
+                "card_id": cards[int(time.perf_counter_ns()) % len(cards)],
+                "channel": "dine_in",
+                "service_date": str(today),
+                "meal_slot": "lunch",
+                "items": [{"menu_item_id": "set-a", "qty": 1}],
+                "payment_method": "cash",
+            }
             return await client.post("/v1/orders", json=body, headers={**till, "Idempotency-Key": str(uuid.uuid4())})
 
         async def health(client: httpx.AsyncClient) -> httpx.Response:
@@ -96,8 +108,16 @@ async def _run(backend: str, pg_url: str | None, seconds: float) -> list[dict[st
         for concurrency in (1, 10, 50):
             base = await _load(concurrency, min(seconds, 2.0), health, stack.url("order"))
             got = await _load(concurrency, seconds, checkout, stack.url("order"))
-            rows.append({"backend": backend, "tills": concurrency, **got, "baseline_healthz_p50_ms": base["p50_ms"],
-                         "baseline_healthz_per_s": base["throughput_per_s"], "p50_vs_baseline": round(got["p50_ms"] / base["p50_ms"], 1)})
+            rows.append(
+                {
+                    "backend": backend,
+                    "tills": concurrency,
+                    **got,
+                    "baseline_healthz_p50_ms": base["p50_ms"],
+                    "baseline_healthz_per_s": base["throughput_per_s"],
+                    "p50_vs_baseline": round(got["p50_ms"] / base["p50_ms"], 1),
+                }
+            )
     finally:
         stack.stop()
         if urls and pg_url:
@@ -115,11 +135,20 @@ def main() -> None:
         rows += asyncio.run(_run("postgres", args.postgres, args.seconds))
     except OSError as exc:
         print(f"PostgreSQL not reachable ({exc}); SQLite only")
-    header = f"{'backend':<9} {'tills':>5} {'orders':>7} {'err':>4} {'orders/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'healthz p50':>12} {'p50 ratio':>10}"
-    print(header)
+    columns = [
+        ("backend", "<9"),
+        ("tills", ">5"),
+        ("requests", ">8"),
+        ("errors", ">6"),
+        ("throughput_per_s", ">16"),
+        ("p50_ms", ">8"),
+        ("p99_ms", ">8"),
+        ("baseline_healthz_p50_ms", ">23"),
+        ("p50_vs_baseline", ">15"),
+    ]
+    print(" ".join(f"{name:{align}}" for name, align in columns))
     for r in rows:
-        print(f"{r['backend']:<9} {r['tills']:>5} {r['requests']:>7} {r['errors']:>4} {r['throughput_per_s']:>9} {r['p50_ms']:>8} {r['p99_ms']:>8} "
-              f"{r['baseline_healthz_p50_ms']:>12} {r['p50_vs_baseline']:>9}x")
+        print(" ".join(f"{r[name]!s:{align}}" for name, align in columns))
     out = ROOT / "bench-results"
     out.mkdir(exist_ok=True)
     (out / "order.json").write_text(json.dumps(rows, indent=2))

@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.db import Database
 from shared.messaging.bus import Bus
 from shared.messaging.consumer import DurableConsumer, Subscription
-from shared.messaging.outbox import Outbox, OutboxRelay
+from shared.messaging.outbox import OUTBOX_STAGED, Outbox, OutboxRelay
 from shared.messaging.rpc import Endpoint, RpcServer
 from shared.messaging.tables import MessagingTables
 from shared.metrics import HTTP_REQUESTS, metrics_response
@@ -94,7 +94,7 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
     app.state.relay = OutboxRelay(
         db=app.state.db, bus=app.state.bus, table=spec.tables.outbox, service=spec.name, poll_s=settings.relay_poll_s
     )
-    app.state.db.after_commit.append(app.state.relay.wake)
+    app.state.db.after_commit[OUTBOX_STAGED] = app.state.relay.wake
     app.state.tables = spec.tables
     install_problem_handlers(app)
     _install_middleware(app, spec.name)

@@ -47,20 +47,33 @@ class Database:
         if is_sqlite(url):
             _sqlite_immediate(self.engine)
         self.sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
-        self.after_commit: list[Callable[[], None]] = []
+        # hooks run after a commit whose session staged something under their key in session.info
+        self.after_commit: dict[str, Callable[[], None]] = {}
+        # SQLite has one writer: queue writers in the process instead of in SQLite's busy-wait backoff
+        self._writer = asyncio.Lock() if is_sqlite(url) else None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session whose work commits once at the end, or rolls back on any error."""
-        async with self.sessions() as session:
+        async with self._serialized(), self.sessions() as session:
             try:
                 yield session
                 await session.commit()
             except BaseException:
                 await session.rollback()
                 raise
-        for hook in self.after_commit:
-            hook()
+            staged = dict(session.info)
+        for key, hook in self.after_commit.items():
+            if staged.get(key):
+                hook()
+
+    @asynccontextmanager
+    async def _serialized(self) -> AsyncIterator[None]:
+        if self._writer is None:
+            yield
+            return
+        async with self._writer:
+            yield
 
     async def ping(self, timeout: float = 2.0) -> bool:
         try:

@@ -1,12 +1,12 @@
 """create_app(): pricing's composition root."""
 
 from functools import partial
-from pathlib import Path
 
 from fastapi import FastAPI
 
 from services.pricing import service
 from services.pricing.adapters.tables import messaging, metadata
+from services.pricing.api.pages import UI_DIR, admin_pages
 from services.pricing.api.routes import router
 from shared.app import ServiceSpec, build_app
 from shared.events import (
@@ -45,9 +45,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="meal-assist pricing",
         metadata=metadata,
         tables=messaging,
-        routers=[router],
+        routers=[router, admin_pages()],
         subscriptions=subscriptions,
         endpoints=endpoints,
-        ui_dir=Path(__file__).parent / "ui",
+        ui_dir=UI_DIR,
     )
     return build_app(spec, settings or load_settings(NAME))

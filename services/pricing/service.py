@@ -2,12 +2,16 @@
 
 import hashlib
 import hmac
+import json
+import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func
+from sqlalchemy import and_, case, delete, func, or_, text
+from sqlalchemy import select as sa_select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -22,7 +26,7 @@ from services.pricing.adapters.tables import (
     Statement,
     Topup,
 )
-from services.pricing.domain import rules
+from services.pricing.domain import rules, settlement
 from shared.catalog import ALLERGENS, DIET_VARIANTS, DISTRICTS, GROUPS
 from shared.errors import Problem
 from shared.events import (
@@ -39,6 +43,10 @@ from shared.events import (
     utcnow,
 )
 from shared.messaging.outbox import Outbox
+from shared.money import MAX_FEN
+
+# PostgreSQL advisory lock that orders month closing against charges and refunds (any constant, pricing's own database)
+PERIOD_LOCK_KEY = 0x70726963  # "pric"
 
 
 # --- copies of the catalog ---
@@ -139,6 +147,35 @@ async def get_card(session: AsyncSession, card_id: str, *, for_update: bool = Fa
     return card
 
 
+async def search_cards(session: AsyncSession, *, q: str | None, limit: int) -> Sequence[Card]:
+    """Cards whose id starts with, or whose name contains, `q` (an exact id first); all cards by id without `q`."""
+    query = select(Card)
+    if q:
+        query = query.where(or_(col(Card.card_id).istartswith(q, autoescape=True), col(Card.name).icontains(q, autoescape=True)))
+        query = query.order_by(case((col(Card.card_id) == q, 0), else_=1), col(Card.card_id))
+    else:
+        query = query.order_by(col(Card.card_id))
+    return (await session.exec(query.limit(limit))).all()
+
+
+async def recent_meals(session: AsyncSession, *, card_id: str, limit: int) -> list[tuple[Charge, str | None]]:
+    """The card's latest charges (refunded ones too), newest service date first, with the site's name."""
+    await get_card(session, card_id)
+    query = (
+        select(Charge, Site.name)
+        .join(Site, col(Site.site_id) == col(Charge.site_id), isouter=True)
+        .where(col(Charge.card_id) == card_id)
+        .order_by(col(Charge.service_date).desc(), col(Charge.created_at).desc())
+        .limit(limit)
+    )
+    return [(charge_row, name) for charge_row, name in (await session.exec(query)).all()]
+
+
+async def recent_topups(session: AsyncSession, *, card_id: str, limit: int = 5) -> Sequence[Topup]:
+    query = select(Topup).where(col(Topup.card_id) == card_id).order_by(col(Topup.id).desc()).limit(limit)
+    return (await session.exec(query)).all()
+
+
 # --- policies ---
 def _policy_problem(exc: rules.PolicyError) -> Problem:
     return Problem(422, exc.code, exc.detail)
@@ -174,6 +211,17 @@ async def put_district_policy(session: AsyncSession, *, policy: rules.DistrictPo
     row.group_subsidies = [{"group": g.group, "amount_fen": g.amount_fen, "min_spend_fen": g.min_spend_fen} for g in policy.group_subsidies]
     session.add(row)
     return row
+
+
+async def city_policies(session: AsyncSession) -> Sequence[CityPolicyVersion]:
+    return (await session.exec(select(CityPolicyVersion).order_by(col(CityPolicyVersion.effective_from)))).all()
+
+
+async def district_policies(session: AsyncSession, *, district: str | None = None) -> Sequence[DistrictPolicyVersion]:
+    query = select(DistrictPolicyVersion)
+    if district is not None:
+        query = query.where(col(DistrictPolicyVersion.district) == district)
+    return (await session.exec(query.order_by(col(DistrictPolicyVersion.district), col(DistrictPolicyVersion.effective_from)))).all()
 
 
 def city_policy_of(row: CityPolicyVersion) -> rules.CityPolicy:
@@ -252,14 +300,13 @@ async def _lines(session: AsyncSession, *, kitchen_id: str, req: QuoteRequest) -
 
 async def _slot_usage(session: AsyncSession, *, card_id: str, service_date: date, meal_slot: str) -> tuple[int, bool]:
     """Subsidised meals already charged in this slot, and whether today's group subsidy is used."""
-    base = (
-        select(func.count())
-        .select_from(Charge)
-        .where(col(Charge.card_id) == card_id, col(Charge.service_date) == service_date, col(Charge.status) == "charged")
+    in_slot = case((and_(col(Charge.meal_slot) == meal_slot, col(Charge.subsidised).is_(True)), 1), else_=0)
+    group = case((col(Charge.group_subsidy_fen) > 0, 1), else_=0)
+    query = sa_select(func.coalesce(func.sum(in_slot), 0), func.coalesce(func.sum(group), 0)).where(
+        col(Charge.card_id) == card_id, col(Charge.service_date) == service_date, col(Charge.status) == "charged"
     )
-    in_slot = await session.scalar(base.where(col(Charge.meal_slot) == meal_slot, col(Charge.subsidised).is_(True)))
-    group_used = await session.scalar(base.where(col(Charge.group_subsidy_fen) > 0))
-    return int(in_slot or 0), bool(group_used)
+    used, group_used = (await session.execute(query)).one()
+    return int(used), int(group_used) > 0
 
 
 def _facts(card: Card) -> rules.CardFacts:
@@ -273,6 +320,11 @@ async def _price(session: AsyncSession, req: QuoteRequest, card: Card | None) ->
     kitchen_id = site.kitchen_id
     lines = await _lines(session, kitchen_id=kitchen_id, req=req)
     list_total = sum(line.price_fen * line.qty for line in lines)
+    if list_total > MAX_FEN:
+        detail = f"a meal totals at most {MAX_FEN} fen; this one is {list_total}"
+        raise Problem(422, "meal_total_too_large", detail, list_total_fen=list_total)
+    if card is not None and card.birth_date > req.service_date:
+        raise Problem(422, "service_date_before_birth", f"card {card.card_id} belongs to someone born after {req.service_date}")
     city = await city_policy_on(session, req.service_date)
     if card is None or city is None:
         reasons = ("no_card",) if card is None else ("no_city_policy",)
@@ -320,32 +372,65 @@ def _refuse_inactive(card: Card) -> None:
 
 
 def local_period(day: date) -> str:
-    return f"{day.year:04d}-{day.month:02d}"
+    return settlement.period_of(day)
+
+
+def local_today(now: datetime, tz: str) -> date:
+    return now.astimezone(ZoneInfo(tz)).date()
 
 
 async def open_period(session: AsyncSession, preferred: str, now: datetime, tz: str) -> str:
     """The preferred month unless it is closed; then the current local month (closed months stay frozen)."""
     if await session.get(Statement, preferred) is None:
         return preferred
-    return local_period(now.astimezone(ZoneInfo(tz)).date())
+    return local_period(local_today(now, tz))
+
+
+async def _hold_periods(session: AsyncSession, *, exclusive: bool) -> None:
+    """Until commit: charges and refunds share this lock, closing a month takes it alone.
+
+    Without it (PostgreSQL, read committed) a charge that saw its month open could commit into it just after the
+    month's statement was computed. SQLite needs nothing: BEGIN IMMEDIATE already runs writers one at a time.
+    """
+    conn = await session.connection()
+    if conn.dialect.name != "postgresql":
+        return
+    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    await session.execute(text(f"SELECT {function}(:key)"), {"key": PERIOD_LOCK_KEY})
+
+
+async def _charged(session: AsyncSession, order_id: uuid.UUID) -> ChargeResult | None:
+    """The first result for this order, read from the database (never from the session's identity map)."""
+    stored = (await session.exec(select(Charge.result).where(col(Charge.order_id) == order_id))).first()
+    return ChargeResult.model_validate_json(stored) if stored is not None else None
+
+
+async def _insert_once(session: AsyncSession, row: Charge) -> bool:
+    """Insert the charge under a savepoint; False when a twin request with the same order_id committed it first."""
+    try:
+        async with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return False
+    return True
 
 
 async def charge(session: AsyncSession, req: ChargeRequest, *, tz: str) -> ChargeResult:
     """Take the allowances, debit the wallet and post the ledger, once per order_id."""
-    existing = await session.get(Charge, req.order_id)
-    if existing is not None:
-        return ChargeResult.model_validate_json(existing.result)
+    # With a card, its row lock queues twin requests of this order (and every charge of the card): the check after it
+    # sees what the winner committed. Without a card, the insert below resolves a twin.
     card = await get_card(session, req.card_id, for_update=True) if req.card_id else None
-    existing = await session.get(Charge, req.order_id)  # a twin request may have won while we waited for the lock
+    existing = await _charged(session, req.order_id)
     if existing is not None:
-        return ChargeResult.model_validate_json(existing.result)
+        return existing
     if card is not None:
         _refuse_inactive(card)
     elif req.payment_method == "card_wallet":
         raise Problem(422, "wallet_needs_card", "wallet payment needs a card")
     q, lines, site = await _price(session, req, card)
-    balance = None
-    if req.payment_method == "card_wallet" and card is not None:
+    balance = card.balance_fen if card is not None else None
+    wallet = req.payment_method == "card_wallet" and card is not None
+    if wallet and card is not None:
         if card.balance_fen < q.senior_pays_fen:
             raise Problem(
                 402,
@@ -354,37 +439,42 @@ async def charge(session: AsyncSession, req: ChargeRequest, *, tz: str) -> Charg
                 balance_fen=card.balance_fen,
                 senior_pays_fen=q.senior_pays_fen,
             )
-        card.balance_fen -= q.senior_pays_fen
-        balance = card.balance_fen
-    elif card is not None:
-        balance = card.balance_fen
+        balance = card.balance_fen - q.senior_pays_fen
     result = ChargeResult(
         **_result_fields(q), lines=lines, kitchen_id=site.kitchen_id, order_id=req.order_id, charged=True, wallet_balance_fen=balance
     )
+    await _hold_periods(session, exclusive=False)
     period = await open_period(session, local_period(req.service_date), utcnow(), tz)
-    session.add(
-        Charge(
-            order_id=req.order_id,
-            card_id=card.card_id if card else None,
-            site_id=site.site_id,
-            operator=site.operator,
-            funder_district=q.funder_district,
-            service_date=req.service_date,
-            meal_slot=req.meal_slot,
-            payment_method=req.payment_method,
-            list_total_fen=q.list_total_fen,
-            age_discount_fen=q.age_discount_fen,
-            group_subsidy_fen=q.group_subsidy_fen,
-            senior_pays_fen=q.senior_pays_fen,
-            city_part_fen=q.city_part_fen,
-            district_part_fen=q.district_part_fen,
-            pay_percent=q.pay_percent,
-            subsidised=q.subsidised,
-            group_name=q.group,
-            result=result.model_dump_json(),
-            period=period,
-        )
+    row = Charge(
+        order_id=req.order_id,
+        card_id=card.card_id if card else None,
+        site_id=site.site_id,
+        site_district=site.district,
+        operator=site.operator,
+        funder_district=q.funder_district,
+        service_date=req.service_date,
+        meal_slot=req.meal_slot,
+        payment_method=req.payment_method,
+        list_total_fen=q.list_total_fen,
+        age_discount_fen=q.age_discount_fen,
+        group_subsidy_fen=q.group_subsidy_fen,
+        senior_pays_fen=q.senior_pays_fen,
+        city_part_fen=q.city_part_fen,
+        district_part_fen=q.district_part_fen,
+        pay_percent=q.pay_percent,
+        subsidised=q.subsidised,
+        group_name=q.group,
+        result=result.model_dump_json(),
+        period=period,
     )
+    if not await _insert_once(session, row):
+        # Only charges without a card get here (a card's twins queue on its row lock): the first result stands.
+        twin = await _charged(session, req.order_id)
+        if twin is None:
+            raise Problem(409, "charge_conflict", f"order {req.order_id} is being charged; ask again")
+        return twin
+    if wallet and card is not None and balance is not None:
+        card.balance_fen = balance
     postings = rules.charge_postings(
         quote=q, payment_method=req.payment_method, card_id=card.card_id if card else None, operator=site.operator
     )
@@ -409,6 +499,7 @@ async def refund(session: AsyncSession, req: RefundRequest, *, tz: str) -> Refun
             order_id=req.order_id, refunded=True, refunded_fen=ch.senior_pays_fen, wallet_balance_fen=card.balance_fen if card else None
         )
     original = (await session.exec(select(Posting).where(col(Posting.entry) == f"charge:{req.order_id}"))).all()
+    await _hold_periods(session, exclusive=False)
     period = await open_period(session, ch.period, utcnow(), tz)
     _post(
         session,
@@ -419,13 +510,14 @@ async def refund(session: AsyncSession, req: RefundRequest, *, tz: str) -> Refun
     if ch.payment_method == "card_wallet" and card is not None:
         card.balance_fen += ch.senior_pays_fen
     ch.status = "refunded"
+    ch.refund_period = period
     ch.refunded_at = utcnow()
     return RefundResult(
         order_id=req.order_id, refunded=True, refunded_fen=ch.senior_pays_fen, wallet_balance_fen=card.balance_fen if card else None
     )
 
 
-async def topup(session: AsyncSession, *, card_id: str, amount_fen: int, key: str, request_hash: str) -> Topup:
+async def topup(session: AsyncSession, *, card_id: str, amount_fen: int, key: str, request_hash: str, tz: str) -> Topup:
     """Credit the wallet once per Idempotency-Key; the same key with another amount is a conflict."""
     card = await get_card(session, card_id, for_update=True)
     done = (await session.exec(select(Topup).where(col(Topup.card_id) == card_id, col(Topup.idempotency_key) == key))).first()
@@ -435,10 +527,14 @@ async def topup(session: AsyncSession, *, card_id: str, amount_fen: int, key: st
         return done
     if amount_fen <= 0:
         raise Problem(422, "invalid_amount", "a top-up must be positive")
+    if card.balance_fen + amount_fen > MAX_FEN:
+        raise Problem(
+            422, "wallet_limit_exceeded", f"a wallet holds at most {MAX_FEN} fen; it holds {card.balance_fen}", balance_fen=card.balance_fen
+        )
     card.balance_fen += amount_fen
     row = Topup(card_id=card_id, idempotency_key=key, request_hash=request_hash, amount_fen=amount_fen, balance_after_fen=card.balance_fen)
     session.add(row)
-    today = local_period(utcnow().date())
+    today = local_period(local_today(utcnow(), tz))
     _post(
         session,
         entry=f"topup:{card_id}:{key}"[:80],
@@ -446,3 +542,92 @@ async def topup(session: AsyncSession, *, card_id: str, amount_fen: int, key: st
         period=today,
     )
     return row
+
+
+# --- settlement ---
+def _closed(statement: Statement) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads(statement.body)
+    return {**body, "closed": True, "checksum": statement.checksum, "closed_at": statement.closed_at.isoformat()}
+
+
+async def _settlement_lines(session: AsyncSession, period: str) -> list[settlement.Line]:
+    """Charges counted in `period` (+1) and refunds that landed in it (-1), grouped in SQL."""
+    found: list[settlement.Line] = []
+    keys = (col(Charge.operator), col(Charge.funder_district), col(Charge.site_district))
+    sums = (
+        func.count(),
+        func.sum(Charge.list_total_fen),
+        func.sum(Charge.senior_pays_fen),
+        func.sum(Charge.age_discount_fen),
+        func.sum(Charge.group_subsidy_fen),
+        func.sum(Charge.city_part_fen),
+        func.sum(Charge.district_part_fen),
+    )
+    for sign, month in ((1, col(Charge.period)), (-1, col(Charge.refund_period))):
+        rows = (await session.execute(sa_select(*keys, *sums).where(month == period).group_by(*keys))).all()
+        for operator, funder, site_district, meals, listed, paid, age, group, city, district in rows:
+            found.append(
+                settlement.Line(
+                    sign=sign,
+                    operator=operator,
+                    funder_district=funder,
+                    site_district=site_district,
+                    meals=int(meals),
+                    list_total_fen=int(listed or 0),
+                    senior_paid_fen=int(paid or 0),
+                    age_discount_fen=int(age or 0),
+                    group_subsidy_fen=int(group or 0),
+                    city_part_fen=int(city or 0),
+                    district_part_fen=int(district or 0),
+                )
+            )
+    return found
+
+
+async def _ledger(session: AsyncSession, period: str) -> settlement.LedgerSums:
+    """The period's postings: operators' subsidy claims and the funders' payables (credits read as positive)."""
+    amount = col(Posting.amount_fen)
+    account = col(Posting.account)
+
+    def total(condition: Any) -> Any:
+        return func.coalesce(func.sum(case((condition, amount), else_=0)), 0)
+
+    row = (
+        await session.execute(
+            sa_select(
+                total(account.startswith("subsidy_receivable:", autoescape=True)),
+                total(account.startswith("district_payable:", autoescape=True)),
+                total(account == rules.CITY_PAYABLE_ACCOUNT),
+                func.coalesce(func.sum(amount), 0),
+            ).where(col(Posting.period) == period)
+        )
+    ).one()
+    receivable, district, city, everything = (int(v) for v in row)
+    return settlement.LedgerSums(
+        subsidy_receivable_fen=receivable, district_payable_fen=-district, city_payable_fen=-city, postings_sum_fen=everything
+    )
+
+
+async def compute_settlement(session: AsyncSession, period: str) -> dict[str, Any]:
+    return settlement.aggregate(period, await _settlement_lines(session, period), await _ledger(session, period))
+
+
+async def get_settlement(session: AsyncSession, *, period: str) -> dict[str, Any]:
+    """A closed month's frozen statement, else the month as the ledger stands now."""
+    statement = await session.get(Statement, period)
+    if statement is not None:
+        return _closed(statement)
+    return {**await compute_settlement(session, period), "closed": False, "checksum": None, "closed_at": None}
+
+
+async def close_period(session: AsyncSession, *, period: str, today: date) -> dict[str, Any]:
+    """Freeze an ended month: its statement is stored with a sha256 checksum; closing again returns it unchanged."""
+    if not settlement.has_ended(period, today):
+        raise Problem(409, "period_not_ended", f"{period} has not ended yet (today is {today}); a month is closed after its last day")
+    await _hold_periods(session, exclusive=True)
+    statement = await session.get(Statement, period)
+    if statement is None:
+        body = settlement.canonical(await compute_settlement(session, period))
+        statement = Statement(period=period, body=body, checksum=settlement.checksum(body), closed_at=utcnow())
+        session.add(statement)
+    return _closed(statement)

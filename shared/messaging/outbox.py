@@ -15,6 +15,7 @@ from shared.messaging.bus import Bus
 from shared.metrics import EVENTS_PUBLISHED, OUTBOX_PENDING
 
 log = logging.getLogger(__name__)
+OUTBOX_STAGED = "outbox_staged"  # session.info key: this transaction wrote outbox rows, wake the relay after commit
 
 
 class Outbox:
@@ -25,6 +26,7 @@ class Outbox:
 
     async def publish(self, session: AsyncSession, event: Event, *, traceparent: str | None = None) -> None:
         headers = {"Nats-Msg-Id": str(event.event_id), "traceparent": traceparent or new_traceparent()}
+        session.info[OUTBOX_STAGED] = True
         await session.execute(
             insert(self.table).values(
                 event_id=str(event.event_id),

@@ -593,14 +593,7 @@ async def test_pricing_reads_reject_bad_input(pricing) -> None:  # type: ignore[
     await check_cases(pricing.app, pricing.client, "GET", PRICING_READ_CASES, pricing.admin)
 
 
-async def test_card_search_with_nul_character_is_not_a_500(pricing, backend, request) -> None:  # type: ignore[no-untyped-def]
-    if backend == "postgres":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="services/pricing/service.py:154 search_cards passes q to PostgreSQL as is: GET /v1/cards?q=a%00b is a 500",
-            )
-        )
+async def test_card_search_with_nul_character_is_not_a_500(pricing) -> None:  # type: ignore[no-untyped-def]
     response = await pricing.client.get("/v1/cards?q=a%00b", headers=pricing.admin)
     assert response.status_code == 200 or 400 <= response.status_code < 500, response.text
     if response.status_code >= 400:
@@ -611,10 +604,6 @@ async def test_settlement_close_rejects_bad_input(pricing) -> None:  # type: ign
     await check_cases(pricing.app, pricing.client, "POST", CLOSE_CASES, pricing.admin)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="services/pricing/api/schemas.py:17,24 CardIn.name/emergency_contact accept NUL: stored on SQLite, 500 on PostgreSQL",
-)
 async def test_card_name_with_nul_character_is_rejected(pricing) -> None:  # type: ignore[no-untyped-def]
     cases = [
         Case("name_nul_char", "/v1/cards/card-1", json=w(CARD, name="王\x00")),
@@ -623,11 +612,6 @@ async def test_card_name_with_nul_character_is_rejected(pricing) -> None:  # typ
     await check_cases(pricing.app, pricing.client, "PUT", cases, pricing.admin)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="services/pricing/domain/rules.py:238 age_on raises ValueError (an unhandled 500) when a quote's service_date is before "
-    "the card holder's birth_date while a city policy is in force; it should be a 422",
-)
 async def test_quote_for_a_date_before_the_card_holder_was_born_is_a_4xx(pricing) -> None:  # type: ignore[no-untyped-def]
     assert (await pricing.client.put("/v1/cards/young", json=w(CARD, birth_date="2010-01-01"), headers=pricing.admin)).status_code == 200
     assert (

@@ -84,6 +84,7 @@ class Charge(Row, table=True):
     order_id: uuid.UUID = Field(primary_key=True)
     card_id: str | None = Field(default=None, max_length=64)
     site_id: str = Field(max_length=64)
+    site_district: str | None = Field(default=None, max_length=64)  # where the meal was eaten, for the cross-district matrix
     operator: str = Field(max_length=64)
     funder_district: str | None = Field(default=None, max_length=64)
     service_date: date
@@ -100,7 +101,8 @@ class Charge(Row, table=True):
     group_name: str | None = Field(default=None, max_length=32)
     status: str = Field(default="charged", max_length=16)
     result: str  # the ChargeResult JSON returned the first time
-    period: str = Field(max_length=7, index=True)
+    period: str = Field(max_length=7, index=True)  # the month whose settlement counts the charge
+    refund_period: str | None = Field(default=None, max_length=7, index=True)  # the (open) month the refund landed in
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     refunded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 

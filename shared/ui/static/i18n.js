@@ -14,7 +14,7 @@
     }
   }
 
-  /* t("key", {n: 3}) -> the text in the current language, with {n} filled in. */
+  /* t(key, vars): the text in the current language, with {name} placeholders filled from vars. */
   function t(key, vars) {
     var entry = strings[key];
     var text = entry ? entry[lang] || entry.zh : key;
