@@ -75,16 +75,16 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
         try:
             yield
         finally:
+            # every step is bounded: a stuck peer must not keep the process (or a test) from stopping
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await _bounded(asyncio.gather(*tasks, return_exceptions=True), "background tasks")
             if rpc is not None:
-                await rpc.stop()
-            for consumer in consumers:
-                await consumer.stop()
-            await relay.stop()
-            await bus.close()
-            await db.dispose()
+                await _bounded(rpc.stop(), "request/reply endpoints")
+            await _bounded(asyncio.gather(*(c.stop() for c in consumers), return_exceptions=True), "consumers")
+            await _bounded(relay.stop(), "outbox relay")
+            await _bounded(bus.close(), "NATS connection")
+            await _bounded(db.dispose(), "database pool")
 
     app = FastAPI(title=spec.title, version="1.0.0", lifespan=lifespan)
     app.state.settings = settings
@@ -104,6 +104,15 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
     if spec.ui_dir is not None and (spec.ui_dir / "static").is_dir():
         app.mount("/static", StaticFiles(directory=spec.ui_dir / "static"), name="static")
     return app
+
+
+async def _bounded(step: Awaitable[object], what: str, seconds: float = 5.0) -> None:
+    try:
+        await asyncio.wait_for(step, seconds)
+    except TimeoutError:
+        log.error("shutdown: %s did not stop within %ss; going on", what, seconds)
+    except Exception:
+        log.exception("shutdown: %s failed; going on", what)
 
 
 async def _serve_rpc(bus: Bus, rpc: RpcServer) -> None:
