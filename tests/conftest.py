@@ -49,15 +49,19 @@ def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         shutil.rmtree(store, ignore_errors=True)
 
 
-@pytest.fixture
-async def clean_stream(nats_url: str) -> AsyncIterator[None]:
-    """Each test starts with no stream and no consumers (tests share one server)."""
+async def delete_stream(nats_url: str) -> None:
+    """Tests share one server: each starts with no stream and no consumers."""
     nc = await nats.connect(nats_url)
     try:
         await nc.jetstream().delete_stream("MEALS")
     except NotFoundError:
         pass
     await nc.close()
+
+
+@pytest.fixture
+async def clean_stream(nats_url: str) -> AsyncIterator[None]:
+    await delete_stream(nats_url)
     yield
 
 

@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 import nats
 from nats.aio.client import Client
-from nats.js.errors import NotFoundError
 from sqlalchemy import func, select
 
 from services.pricing.adapters.tables import Charge, Posting, Statement
@@ -32,7 +31,7 @@ from shared.events import (
 from shared.messaging.rpc import call
 from shared.migrations import upgrade_async
 from shared.settings import DEV_SECRET
-from tests.conftest import Databases, running_app, settings_for
+from tests.conftest import Databases, delete_stream, running_app, settings_for
 from tests.helpers import eventually
 
 ADMIN = {"Authorization": "Bearer " + issue_token(DEV_SECRET, sub="test-admin", role="admin")}
@@ -221,12 +220,7 @@ async def build_world(start_service: Callable[..., Any], *, menus: Iterable[tupl
 @asynccontextmanager
 async def world_for(backend: str, tmp_path: Path, nats_url: str, *, menus: Iterable[tuple[date, str]] = ()) -> AsyncIterator[World]:
     """The same world outside the function-scoped fixtures, for a module that shares one (on a fresh stream)."""
-    nc = await nats.connect(nats_url)
-    try:
-        await nc.jetstream().delete_stream("MEALS")
-    except NotFoundError:
-        pass
-    await nc.close()
+    await delete_stream(nats_url)
     databases = Databases(backend, tmp_path)
     try:
         async with AsyncExitStack() as stack:
