@@ -151,11 +151,14 @@ class Stack:
 
 def _tokens(secret: str) -> dict[str, str]:
     return {
-        "admin (pricing /admin, central-kitchen)": issue_token(secret, sub="dev-admin", role="admin"),
-        "till of 清波街道中心食堂 ct-qingbo (order /pos)": issue_token(secret, sub="dev-till-qingbo", role="pos", scope="ct-qingbo"),
-        "till of mobile cart cart-tonglu-1 (order /pos)": issue_token(secret, sub="dev-till-cart", role="pos", scope="cart-tonglu-1"),
-        "kitchen ck-xihu (central-kitchen /kds)": issue_token(secret, sub="dev-kitchen", role="kitchen", scope="ck-xihu"),
-        "driver d-001 (delivery /driver)": issue_token(secret, sub="dev-driver", role="driver", scope="d-001"),
+        "admin (the /admin page; every API)": issue_token(secret, sub="dev-admin", role="admin"),
+        "till of 清波街道中心食堂 ct-qingbo (the /pos page)": issue_token(secret, sub="dev-till-qingbo", role="pos", scope="ct-qingbo"),
+        "till of mobile cart cart-tonglu-1 (the /pos page, on a phone)": issue_token(
+            secret, sub="dev-till-cart", role="pos", scope="cart-tonglu-1"
+        ),
+        "kitchen ck-xihu (central-kitchen plans and menus, delivery manifest)": issue_token(
+            secret, sub="dev-kitchen", role="kitchen", scope="ck-xihu"
+        ),
     }
 
 
@@ -207,6 +210,12 @@ def _banner(stack: Stack, secret: str, sites: int, menus: int, cards: list[str])
     ]
     for name in SERVICES:
         lines.append(f"    {name:<16} {stack.url(name)}/docs")
+    lines += [
+        "",
+        "  pages (中文 first, EN toggle; paste a token below when asked):",
+        f"    till (收银台)         {stack.url('order')}/pos",
+        f"    administration (管理) {stack.url('pricing')}/admin",
+    ]
     lines += ["", "  dev tokens (paste into a page, or send as Authorization: Bearer <token>):"]
     for who, token in _tokens(secret).items():
         lines += [f"    {who}:", f"      {token}"]
