@@ -8,7 +8,7 @@ from services.central_kitchen import service
 from services.central_kitchen.adapters.tables import messaging, metadata
 from services.central_kitchen.api.routes import router
 from shared.app import ServiceSpec, build_app
-from shared.events import OrderCancelled, OrderConfirmed
+from shared.events import CardProfileUpdated, OrderCancelled, OrderConfirmed
 from shared.messaging.consumer import Subscription
 from shared.settings import Settings, load_settings
 
@@ -16,7 +16,11 @@ NAME = "central_kitchen"
 
 
 def subscriptions(app: FastAPI) -> list[Subscription]:
-    return [Subscription(OrderConfirmed, service.record_confirmed), Subscription(OrderCancelled, service.record_cancelled)]
+    return [
+        Subscription(OrderConfirmed, service.record_confirmed),
+        Subscription(OrderCancelled, service.record_cancelled),
+        Subscription(CardProfileUpdated, service.record_diner),
+    ]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

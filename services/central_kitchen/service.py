@@ -4,16 +4,18 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func
+from sqlalchemy import select as sa_select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.central_kitchen.adapters.tables import KitchenOrder, KitchenOrderLine, MenuItem, Site
+from services.central_kitchen.adapters.tables import Diner, KitchenOrder, KitchenOrderLine, MenuItem, Site
 from services.central_kitchen.domain import rules
 from shared.errors import Problem
+from shared.events import CardProfileUpdated, MenuPublished, OrderCancelled, OrderConfirmed, SiteUpserted, utcnow
 from shared.events import MenuItem as MenuItemContract
-from shared.events import MenuPublished, OrderCancelled, OrderConfirmed, SiteUpserted, utcnow
 from shared.messaging.outbox import Outbox
 
+TOMBSTONE = "unknown"  # the channel of an order known only from its cancellation
 SITE_FIELDS = (
     "name",
     "kind",
@@ -161,9 +163,30 @@ async def record_confirmed(session: AsyncSession, event: OrderConfirmed) -> None
         session.add(KitchenOrderLine(order_id=event.order_id, menu_item_id=item, diet_variant=diet, qty=qty))
 
 
+async def record_diner(session: AsyncSession, event: CardProfileUpdated) -> None:
+    """Keep what the kitchen must know about a senior: diets and allergens, for the plan's alerts and labels."""
+    diner = await session.get(Diner, event.card_id)
+    if diner is None:
+        session.add(Diner(card_id=event.card_id, diets=list(event.diets), allergens=list(event.allergens)))
+    else:
+        diner.diets, diner.allergens, diner.updated_at = list(event.diets), list(event.allergens), utcnow()
+
+
 async def record_cancelled(session: AsyncSession, event: OrderCancelled) -> None:
+    """Consumers of different subjects race: a cancellation read first leaves a tombstone the confirmation respects."""
     order = await session.get(KitchenOrder, event.order_id)
-    if order is not None:
+    if order is None:
+        session.add(
+            KitchenOrder(
+                order_id=event.order_id,
+                site_id=event.site_id,
+                channel=TOMBSTONE,
+                service_date=event.service_date,
+                meal_slot=event.meal_slot,
+                status="cancelled",
+            )
+        )
+    else:
         order.status = "cancelled"
 
 
@@ -173,8 +196,15 @@ async def production_plan(
     """Pre-orders per site, item and diet, plus each supplied canteen's walk-in forecast."""
     await _kitchen(session, kitchen_id)
     pre = await session.execute(
-        select(KitchenOrder.site_id, KitchenOrderLine.menu_item_id, KitchenOrderLine.diet_variant, func.sum(KitchenOrderLine.qty))
-        .join(KitchenOrderLine, col(KitchenOrderLine.order_id) == KitchenOrder.order_id)
+        sa_select(
+            col(KitchenOrder.site_id),
+            col(KitchenOrderLine.menu_item_id),
+            col(KitchenOrderLine.diet_variant),
+            col(KitchenOrderLine.qty),
+            col(Diner.allergens),
+        )
+        .join(KitchenOrderLine, col(KitchenOrderLine.order_id) == col(KitchenOrder.order_id))
+        .outerjoin(Diner, col(Diner.card_id) == col(KitchenOrder.card_id))
         .where(
             col(KitchenOrder.kitchen_id) == kitchen_id,
             col(KitchenOrder.service_date) == service_date,
@@ -182,10 +212,12 @@ async def production_plan(
             col(KitchenOrder.status) == "confirmed",
             col(KitchenOrder.channel) != "dine_in",
         )
-        .group_by(col(KitchenOrder.site_id), col(KitchenOrderLine.menu_item_id), col(KitchenOrderLine.diet_variant))
     )
-    preorders = [(s, i, d, int(q)) for s, i, d, q in pre.all()]
-    item_ids = [m.menu_item_id for m in await menu_items(session, kitchen_id=kitchen_id, service_date=service_date, meal_slot=meal_slot)]
+    portions = [(s, i, d, int(q), list(a or [])) for s, i, d, q, a in pre.all()]
+    preorders = [(s, i, d, q) for s, i, d, q, _ in portions]
+    menu = await menu_items(session, kitchen_id=kitchen_id, service_date=service_date, meal_slot=meal_slot)
+    item_ids = [m.menu_item_id for m in menu]
+    alerts = rules.allergen_alerts(portions, {m.menu_item_id: list(m.allergens) for m in menu})
     canteens = (await session.exec(select(Site).where(col(Site.kitchen_id) == kitchen_id, col(Site.kind) == "canteen"))).all()
     forecasts: dict[tuple[str, str], int] = {}
     for canteen in canteens:
@@ -193,7 +225,7 @@ async def production_plan(
         for item in item_ids:
             history = await _weekly_dine_in(session, site_id=canteen.site_id, item=item, service_date=service_date, meal_slot=meal_slot)
             forecasts[(canteen.site_id, item)] = rules.walk_in_forecast(history, defaults.get(item, 0))
-    return rules.plan(preorders=preorders, forecasts=forecasts, buffer_percent=buffer_percent)
+    return rules.plan(preorders=preorders, forecasts=forecasts, buffer_percent=buffer_percent, alerts=alerts)
 
 
 async def _weekly_dine_in(session: AsyncSession, *, site_id: str, item: str, service_date: date, meal_slot: str) -> list[int]:

@@ -7,7 +7,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.delivery.adapters.tables import DeliveryOrder, Recipient
-from services.delivery.domain.rules import needs_delivery
+from services.delivery.domain.rules import TOMBSTONE, needs_delivery
 from shared.events import CardProfileUpdated, OrderCancelled, OrderConfirmed, utcnow
 
 
@@ -29,8 +29,20 @@ async def record_confirmed(session: AsyncSession, event: OrderConfirmed) -> None
 
 
 async def record_cancelled(session: AsyncSession, event: OrderCancelled) -> None:
+    """Consumers of different subjects race: a cancellation read first leaves a tombstone the confirmation respects."""
     order = await session.get(DeliveryOrder, event.order_id)
-    if order is not None:
+    if order is None:
+        session.add(
+            DeliveryOrder(
+                order_id=event.order_id,
+                site_id=event.site_id,
+                channel=TOMBSTONE,
+                service_date=event.service_date,
+                meal_slot=event.meal_slot,
+                status="cancelled",
+            )
+        )
+    else:
         order.status = "cancelled"
 
 

@@ -71,3 +71,12 @@ class KitchenOrderLine(Row, table=True):
     menu_item_id: str = Field(primary_key=True, max_length=64)
     diet_variant: str = Field(primary_key=True, max_length=16)
     qty: int
+
+
+class Diner(Row, table=True):
+    """A senior's diets and allergens as the kitchen needs them (from card.profile.updated.v1; nothing else)."""
+
+    card_id: str = Field(primary_key=True, max_length=64)
+    diets: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    allergens: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -71,5 +71,6 @@ async def get_plan(
         "preordered": sum(r.preordered for r in rows),
         "forecast": sum(r.forecast for r in rows),
         "to_cook": sum(r.to_cook for r in rows),
+        "allergen_alerts": sum(r.allergen_alerts for r in rows),
     }
     return PlanOut(kitchen_id=kitchen_id, service_date=service_date, meal_slot=meal_slot, buffer_percent=buffer, lines=lines, totals=totals)

@@ -59,6 +59,7 @@ class PlanLine(BaseModel):
     preordered: int
     forecast: int
     to_cook: int
+    allergen_alerts: int
 
 
 class PlanOut(BaseModel):

@@ -62,6 +62,7 @@ class PlanRow:
     preordered: int
     forecast: int
     to_cook: int
+    allergen_alerts: int = 0  # pre-ordered portions whose diner is allergic to something in the dish
 
 
 def walk_in_forecast(weekly_sales: Sequence[int], default: int) -> int:
@@ -80,11 +81,23 @@ def split_default(total: int, item_ids: Sequence[str]) -> dict[str, int]:
     return {item: base + (1 if i < extra else 0) for i, item in enumerate(item_ids)}
 
 
+def allergen_alerts(
+    portions: Iterable[tuple[str, str, str, int, Sequence[str]]], item_allergens: dict[str, Sequence[str]]
+) -> dict[tuple[str, str, str], int]:
+    """(site, item, diet, qty, diner's allergens) → portions that would reach a diner allergic to the dish."""
+    alerts: dict[tuple[str, str, str], int] = {}
+    for site, item, diet, qty, allergic_to in portions:
+        if set(allergic_to) & set(item_allergens.get(item, ())):
+            alerts[(site, item, diet)] = alerts.get((site, item, diet), 0) + qty
+    return alerts
+
+
 def plan(
     *,
     preorders: Iterable[tuple[str, str, str, int]],
     forecasts: dict[tuple[str, str], int],
     buffer_percent: int,
+    alerts: dict[tuple[str, str, str], int] | None = None,
 ) -> list[PlanRow]:
     """Per site, item and diet: pre-ordered + walk-in forecast (regular diet) with a safety buffer."""
     counts: dict[tuple[str, str, str], int] = {}
@@ -96,5 +109,5 @@ def plan(
     for (site, item, diet), pre in sorted(counts.items()):
         forecast = forecasts.get((site, item), 0) if diet == "regular" else 0
         buffered = math.ceil(forecast * (100 + buffer_percent) / 100)
-        rows.append(PlanRow(site, item, diet, pre, forecast, pre + buffered))
+        rows.append(PlanRow(site, item, diet, pre, forecast, pre + buffered, (alerts or {}).get((site, item, diet), 0)))
     return rows
