@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -351,10 +352,23 @@ async def list_standing_orders(session: AsyncSession, *, principal: Principal, c
     return list((await session.exec(query)).all())
 
 
+async def _unchanged(session: AsyncSession, order_id: uuid.UUID) -> None:
+    """Another pass (the recovery loop) settled this order first."""
+
+
+async def _still_pending(session: AsyncSession, order_id: uuid.UUID) -> None:
+    order, _ = await load_order(session, order_id, for_update=True)
+    order.charge_attempts += 1
+    order.updated_at = utcnow()
+
+
 @dataclass
 class Outcome:
     order: OrderOut
     problem: Problem | None = None
+
+
+Settle = Callable[[AsyncSession, "Outcome"], Awaitable[None]]
 
 
 class Checkout:
@@ -384,18 +398,25 @@ class Checkout:
                 continue  # a twin request claimed the key first: read what it stored
         if order_id is None:
             return await self._replay(scope=scope, key=key, digest=digest)
-        outcome = await self.drive(order_id)
-        response, packed = self._respond(outcome)
-        async with self.db.transaction() as session:
+        answer: list[Response] = []
+
+        async def settle(session: AsyncSession, outcome: Outcome) -> None:
+            """In the transaction that settles the order: keep the response for replays, or free the key."""
+            response, packed = self._respond(outcome)
+            answer.append(response)
             if outcome.problem is not None:
                 await self.idempotency.release(session, scope=scope, key=key)
             else:
                 await self.idempotency.complete(
                     session, scope=scope, key=key, status_code=response.status_code, body=packed, headers=_location(response)
                 )
-        return response
+
+        await self.drive(order_id, settle=settle)
+        return answer[0]
 
     def _respond(self, outcome: Outcome) -> tuple[Response, str]:
+        if outcome.problem is None and outcome.order.status == "rejected":  # the recovery loop settled it first
+            outcome = Outcome(outcome.order, Problem(409, outcome.order.reason or "rejected", "pricing declined this order"))
         if outcome.problem is not None:
             problem = Problem(
                 outcome.problem.status,
@@ -428,39 +449,46 @@ class Checkout:
                 return _accepted(stored)
             await asyncio.sleep(0.05)
 
-    async def drive(self, order_id: uuid.UUID) -> Outcome:
-        """Ask pricing to charge; settle the order on its answer, leave it pending if it is silent."""
+    async def drive(self, order_id: uuid.UUID, *, settle: Settle | None = None) -> Outcome:
+        """Ask pricing to charge; settle the order on its answer, leave it pending if it is silent.
+
+        `settle` runs inside the transaction that records the outcome (the checkout stores its response there).
+        """
         async with self.db.sessions() as session:
             order, lines = await load_order(session, order_id)
         if order.status != "pending_payment":
-            return Outcome(order_out(order, lines))
+            return await self._record(order_id, settle, lambda s: _unchanged(s, order_id))
         try:
             result = await call(
                 self.bus.nc, CHARGE_SUBJECT, charge_request(order, lines), ChargeResult, timeout=self.settings.rpc_timeout_s
             )
         except RpcUnavailable as exc:
             log.warning("pricing did not answer for order %s: %s", order_id, exc)
-            return await self._still_pending(order_id)
+            return await self._record(order_id, settle, lambda s: _still_pending(s, order_id))
         except Problem as problem:
-            if problem.status >= 500:
-                return await self._still_pending(order_id)
-            async with self.db.transaction() as session:
-                await reject(session, order_id=order_id, problem=problem)
-                order, lines = await load_order(session, order_id)
-            return Outcome(order_out(order, lines), problem)
-        if self.settings.chaos_exit_after_charge:
-            os._exit(137)  # chaos drill: die between the charge and the confirm (tests the recovery loop)
-        async with self.db.transaction() as session:
-            await confirm(session, self.outbox, order_id=order_id, result=result)
-            order, lines = await load_order(session, order_id)
-        return Outcome(order_out(order, lines))
+            declined = problem
+        else:
+            if self.settings.chaos_exit_after_charge:
+                os._exit(137)  # chaos drill: die between the charge and the confirm (tests the recovery loop)
+            return await self._record(order_id, settle, lambda s: confirm(s, self.outbox, order_id=order_id, result=result))
+        if declined.status >= 500:
+            return await self._record(order_id, settle, lambda s: _still_pending(s, order_id))
+        return await self._record(order_id, settle, lambda s: reject(s, order_id=order_id, problem=declined), declined)
 
-    async def _still_pending(self, order_id: uuid.UUID) -> Outcome:
+    async def _record(
+        self,
+        order_id: uuid.UUID,
+        settle: Settle | None,
+        change: Callable[[AsyncSession], Awaitable[object]],
+        problem: Problem | None = None,
+    ) -> Outcome:
         async with self.db.transaction() as session:
-            order, lines = await load_order(session, order_id, for_update=True)
-            order.charge_attempts += 1
-            order.updated_at = utcnow()
-        return Outcome(order_out(order, lines))
+            await change(session)
+            order, lines = await load_order(session, order_id)
+            outcome = Outcome(order_out(order, lines), problem)
+            if settle is not None:
+                await settle(session, outcome)
+        return outcome
 
     async def cancel(self, *, principal: Principal, order_id: uuid.UUID) -> Outcome:
         """Before the cut-off: cancel_pending → pricing.refund → cancelled + order.cancelled.v1."""
