@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from shared.auth import issue_token
 from shared.demo import DEMO_CARDS, load_demo, wait_for_menus
 from shared.devstack import SERVICES, Stack, free_port
+from shared.events import local_now
 from shared.settings import DEV_SECRET, ROOT
 
 TILL_SITE = "ct-qingbo"
@@ -83,7 +84,7 @@ async def _run(backend: str, pg_url: str | None, seconds: float) -> list[dict[st
         stack.start_nats(force_own=True)
         stack.start_services()
         service_urls = {name: stack.url(name) for name in SERVICES}
-        today = __import__("datetime").datetime.now(__import__("zoneinfo").ZoneInfo("Asia/Shanghai")).date()
+        today = local_now("Asia/Shanghai").date()
         await load_demo(urls=service_urls, secret=DEV_SECRET, today=today, days=1)
         await wait_for_menus(urls=service_urls, secret=DEV_SECRET, site_id=TILL_SITE, today=today, slot="lunch")
         till = {"Authorization": "Bearer " + issue_token(DEV_SECRET, sub="bench-till", role="pos", scope=TILL_SITE)}

@@ -10,15 +10,14 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlparse
-from zoneinfo import ZoneInfo
 
 import httpx
 
 from shared.auth import issue_token
 from shared.demo import load_demo, wait_for_menus
+from shared.events import local_now
 from shared.settings import DEFAULT_PORTS, ROOT, load_settings
 
 log = logging.getLogger(__name__)
@@ -179,7 +178,7 @@ def run() -> None:
     try:
         stack.start_nats()
         stack.start_services()
-        today = datetime.now(ZoneInfo(settings.timezone)).date()
+        today = local_now(settings.timezone).date()
         urls = {name: stack.url(name) for name in SERVICES}
         loaded = asyncio.run(load_demo(urls=urls, secret=settings.auth_secret, today=today))
         asyncio.run(wait_for_menus(urls=urls, secret=settings.auth_secret, site_id="ct-qingbo", today=today, slot="lunch"))

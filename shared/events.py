@@ -4,6 +4,7 @@ import secrets
 from datetime import UTC, date, datetime
 from typing import Annotated, ClassVar, Literal
 from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,6 +22,11 @@ STREAM_SUBJECTS = ["order.>", "catalog.>", "kitchen.>", "delivery.>", "food_safe
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def local_now(tz: str) -> datetime:
+    """Now in the city's time zone: service dates, cut-offs and months are local."""
+    return utcnow().astimezone(ZoneInfo(tz))
 
 
 def new_traceparent() -> str:

@@ -2,9 +2,10 @@
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime
+from datetime import date
 from typing import TypeVar
-from zoneinfo import ZoneInfo
+
+from shared.events import local_now
 
 T = TypeVar("T")
 
@@ -26,4 +27,4 @@ async def eventually(check: Callable[[], Awaitable[T]], *, timeout: float = 10.0
 
 
 def city_today(tz: str = "Asia/Shanghai") -> date:
-    return datetime.now(ZoneInfo(tz)).date()
+    return local_now(tz).date()

@@ -15,7 +15,6 @@ from shared.events import CardProfileUpdated, MenuPublished, OrderCancelled, Ord
 from shared.events import MenuItem as MenuItemContract
 from shared.messaging.outbox import Outbox
 
-TOMBSTONE = "unknown"  # the channel of an order known only from its cancellation
 SITE_FIELDS = (
     "name",
     "kind",
@@ -180,7 +179,7 @@ async def record_cancelled(session: AsyncSession, event: OrderCancelled) -> None
             KitchenOrder(
                 order_id=event.order_id,
                 site_id=event.site_id,
-                channel=TOMBSTONE,
+                channel=rules.TOMBSTONE,
                 service_date=event.service_date,
                 meal_slot=event.meal_slot,
                 status="cancelled",

@@ -13,7 +13,7 @@ from services.order.adapters.tables import messaging, metadata
 from services.order.api.pages import pages
 from services.order.api.routes import router
 from shared.app import ServiceSpec, build_app
-from shared.events import FoodSafetyBreach, MenuPublished, SiteUpserted, StopDelivered, StopFailed
+from shared.events import FoodSafetyBreach, MenuPublished, SiteUpserted, StopDelivered, StopFailed, local_now
 from shared.idempotency import IdempotencyStore
 from shared.messaging.consumer import Subscription
 from shared.settings import Settings, load_settings
@@ -53,7 +53,7 @@ async def standing_order_loop(app: FastAPI) -> None:
     await app.state.bus.ready.wait()
     while True:
         try:
-            await app.state.checkout.materialize(now_local=service.local_now(settings), horizon_days=settings.standing_order_horizon_days)
+            await app.state.checkout.materialize(now_local=local_now(settings.timezone), horizon_days=settings.standing_order_horizon_days)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import Response
 from fastapi.responses import JSONResponse
@@ -58,16 +57,19 @@ from shared.events import (
     SiteUpserted,
     StopDelivered,
     StopFailed,
+    local_now,
     utcnow,
 )
 from shared.idempotency import IdempotencyStore, Stored, request_hash
 from shared.messaging.bus import Bus
 from shared.messaging.outbox import Outbox
 from shared.messaging.rpc import RpcUnavailable, call
+from shared.money import MAX_MEAL_FEN
 from shared.problem import problem_response
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
+Loaded = tuple[MealOrder, list[MealOrderLine]]  # an order and its lines, as read or just written
 
 
 # --- copies of the catalog ---
@@ -151,15 +153,11 @@ def order_out(order: MealOrder, lines: list[MealOrderLine]) -> OrderOut:
 
 
 # --- placing an order (validation and the pending row) ---
-def local_now(settings: Settings) -> datetime:
-    return utcnow().astimezone(ZoneInfo(settings.timezone))
-
-
 def cutoff_of(site: Site, meal_slot: str) -> str:
     return str(getattr(site, f"{meal_slot}_cutoff"))
 
 
-async def create_pending(session: AsyncSession, *, body: PlaceOrder, now_local: datetime, created_by: str) -> MealOrder:
+async def create_pending(session: AsyncSession, *, body: PlaceOrder, now_local: datetime, created_by: str) -> Loaded:
     """Validate against the site, its kitchen's menu and the cut-off; store the order pending_payment."""
     site = await get_site(session, body.site_id)
     rules.check_channel(channel=body.channel, site_kind=site.kind)
@@ -183,6 +181,7 @@ async def create_pending(session: AsyncSession, *, body: PlaceOrder, now_local: 
     if body.payment_method == "card_wallet" and body.card_id is None:
         raise Problem(422, "wallet_needs_card", "wallet payment needs a card")
     session.add(order)
+    lines: list[MealOrderLine] = []
     total = 0
     for line_no, item in enumerate(body.items):
         dish = menu.get(item.menu_item_id)
@@ -193,9 +192,9 @@ async def create_pending(session: AsyncSession, *, body: PlaceOrder, now_local: 
                 422, "diet_variant_unavailable", f"{dish.name} comes as {', '.join(dish.diet_variants)}", menu_item_id=item.menu_item_id
             )
         total += dish.price_fen * item.qty
-        if total > rules.MAX_ORDER_FEN:
-            raise Problem(422, "order_too_large", f"one order is limited to {rules.MAX_ORDER_FEN // 100} yuan")
-        session.add(
+        if total > MAX_MEAL_FEN:
+            raise Problem(422, "meal_total_too_large", f"a meal totals at most {MAX_MEAL_FEN} fen", list_total_fen=total)
+        lines.append(
             MealOrderLine(
                 order_id=order.order_id,
                 line_no=line_no,
@@ -206,14 +205,15 @@ async def create_pending(session: AsyncSession, *, body: PlaceOrder, now_local: 
                 price_fen=dish.price_fen,
             )
         )
-    return order
+    session.add_all(lines)
+    return order, lines
 
 
-async def confirm(session: AsyncSession, outbox: Outbox, *, order_id: uuid.UUID, result: ChargeResult) -> MealOrder:
+async def confirm(session: AsyncSession, outbox: Outbox, *, order_id: uuid.UUID, result: ChargeResult) -> Loaded:
     """The charge succeeded: confirm and emit order.confirmed.v1 (once, whoever gets here first)."""
     order, lines = await load_order(session, order_id, for_update=True)
     if order.status != "pending_payment":
-        return order
+        return order, lines
     order.status = rules.move(order.status, "confirmed")
     for field in (
         "list_total_fen",
@@ -248,16 +248,16 @@ async def confirm(session: AsyncSession, outbox: Outbox, *, order_id: uuid.UUID,
             senior_pays_fen=order.senior_pays_fen,
         ),
     )
-    return order
+    return order, lines
 
 
-async def reject(session: AsyncSession, *, order_id: uuid.UUID, problem: Problem) -> MealOrder:
-    order, _ = await load_order(session, order_id, for_update=True)
+async def reject(session: AsyncSession, *, order_id: uuid.UUID, problem: Problem) -> Loaded:
+    order, lines = await load_order(session, order_id, for_update=True)
     if order.status == "pending_payment":
         order.status = rules.move(order.status, "rejected")
         order.reason = problem.code
         order.updated_at = utcnow()
-    return order
+    return order, lines
 
 
 def charge_request(order: MealOrder, lines: list[MealOrderLine]) -> ChargeRequest:
@@ -352,14 +352,16 @@ async def list_standing_orders(session: AsyncSession, *, principal: Principal, c
     return list((await session.exec(query)).all())
 
 
-async def _unchanged(session: AsyncSession, order_id: uuid.UUID) -> None:
+async def _unchanged(session: AsyncSession, order_id: uuid.UUID) -> Loaded:
     """Another pass (the recovery loop) settled this order first."""
+    return await load_order(session, order_id)
 
 
-async def _still_pending(session: AsyncSession, order_id: uuid.UUID) -> None:
-    order, _ = await load_order(session, order_id, for_update=True)
+async def _still_pending(session: AsyncSession, order_id: uuid.UUID) -> Loaded:
+    order, lines = await load_order(session, order_id, for_update=True)
     order.charge_attempts += 1
     order.updated_at = utcnow()
+    return order, lines
 
 
 @dataclass
@@ -385,14 +387,17 @@ class Checkout:
         principal.require_scope("pos", body.site_id)
         scope, digest = f"{principal.role}:{principal.sub}", request_hash(body.model_dump(mode="json"))
         order_id: uuid.UUID | None = None
+        created: Loaded | None = None
         for _ in range(3):
             try:
                 async with self.db.transaction() as session:
                     stored = await self.idempotency.find(session, scope=scope, key=key, digest=digest)
                     if stored is None:
-                        order = await create_pending(session, body=body, now_local=local_now(self.settings), created_by=principal.sub)
-                        await self.idempotency.claim(session, scope=scope, key=key, digest=digest, resource_id=str(order.order_id))
-                        order_id = order.order_id
+                        created = await create_pending(
+                            session, body=body, now_local=local_now(self.settings.timezone), created_by=principal.sub
+                        )
+                        order_id = created[0].order_id
+                        await self.idempotency.claim(session, scope=scope, key=key, digest=digest, resource_id=str(order_id))
                 break
             except IntegrityError:
                 continue  # a twin request claimed the key first: read what it stored
@@ -411,7 +416,7 @@ class Checkout:
                     session, scope=scope, key=key, status_code=response.status_code, body=packed, headers=_location(response)
                 )
 
-        await self.drive(order_id, settle=settle)
+        await self.drive(order_id, settle=settle, loaded=created)
         return answer[0]
 
     def _respond(self, outcome: Outcome) -> tuple[Response, str]:
@@ -449,13 +454,16 @@ class Checkout:
                 return _accepted(stored)
             await asyncio.sleep(0.05)
 
-    async def drive(self, order_id: uuid.UUID, *, settle: Settle | None = None) -> Outcome:
+    async def drive(self, order_id: uuid.UUID, *, settle: Settle | None = None, loaded: Loaded | None = None) -> Outcome:
         """Ask pricing to charge; settle the order on its answer, leave it pending if it is silent.
 
-        `settle` runs inside the transaction that records the outcome (the checkout stores its response there).
+        `settle` runs inside the transaction that records the outcome (the checkout stores its response there);
+        `loaded` is the order as its creator just wrote it, which spares the hot path a read.
         """
-        async with self.db.sessions() as session:
-            order, lines = await load_order(session, order_id)
+        if loaded is None:
+            async with self.db.sessions() as session:
+                loaded = await load_order(session, order_id)
+        order, lines = loaded
         if order.status != "pending_payment":
             return await self._record(order_id, settle, lambda s: _unchanged(s, order_id))
         try:
@@ -479,12 +487,11 @@ class Checkout:
         self,
         order_id: uuid.UUID,
         settle: Settle | None,
-        change: Callable[[AsyncSession], Awaitable[object]],
+        change: Callable[[AsyncSession], Awaitable[Loaded]],
         problem: Problem | None = None,
     ) -> Outcome:
         async with self.db.transaction() as session:
-            await change(session)
-            order, lines = await load_order(session, order_id)
+            order, lines = await change(session)
             outcome = Outcome(order_out(order, lines), problem)
             if settle is not None:
                 await settle(session, outcome)
@@ -500,7 +507,7 @@ class Checkout:
             else:
                 site = await get_site(session, order.site_id)
                 if not rules.before_cutoff(
-                    now_local=local_now(self.settings), service_date=order.service_date, cutoff=cutoff_of(site, order.meal_slot)
+                    now_local=local_now(self.settings.timezone), service_date=order.service_date, cutoff=cutoff_of(site, order.meal_slot)
                 ):
                     raise Problem(
                         409,
@@ -608,7 +615,7 @@ class Checkout:
                 run = StandingOrderRun(standing_order_id=pattern.standing_order_id, service_date=day)
                 session.add(run)
                 await session.flush()  # a twin run (another replica, a second pass) collides here
-                order = await create_pending(session, body=body, now_local=now_local, created_by=f"standing:{pattern.standing_order_id}")
+                order, _ = await create_pending(session, body=body, now_local=now_local, created_by=f"standing:{pattern.standing_order_id}")
                 order.standing_order_id = pattern.standing_order_id
                 run.order_id = order.order_id
                 return order.order_id

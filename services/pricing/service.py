@@ -5,9 +5,8 @@ import hmac
 import json
 import uuid
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, delete, func, or_, text
 from sqlalchemy import select as sa_select
@@ -40,10 +39,11 @@ from shared.events import (
     RefundRequest,
     RefundResult,
     SiteUpserted,
+    local_now,
     utcnow,
 )
 from shared.messaging.outbox import Outbox
-from shared.money import MAX_FEN
+from shared.money import MAX_FEN, MAX_MEAL_FEN
 
 # PostgreSQL advisory lock that orders month closing against charges and refunds (any constant, pricing's own database)
 PERIOD_LOCK_KEY = 0x70726963  # "pric"
@@ -320,8 +320,8 @@ async def _price(session: AsyncSession, req: QuoteRequest, card: Card | None) ->
     kitchen_id = site.kitchen_id
     lines = await _lines(session, kitchen_id=kitchen_id, req=req)
     list_total = sum(line.price_fen * line.qty for line in lines)
-    if list_total > MAX_FEN:
-        detail = f"a meal totals at most {MAX_FEN} fen; this one is {list_total}"
+    if list_total > MAX_MEAL_FEN:
+        detail = f"a meal totals at most {MAX_MEAL_FEN} fen; this one is {list_total}"
         raise Problem(422, "meal_total_too_large", detail, list_total_fen=list_total)
     if card is not None and card.birth_date > req.service_date:
         raise Problem(422, "service_date_before_birth", f"card {card.card_id} belongs to someone born after {req.service_date}")
@@ -371,19 +371,11 @@ def _refuse_inactive(card: Card) -> None:
         raise Problem(409, "card_suspended", "this card is suspended; the diner may pay full price without it")
 
 
-def local_period(day: date) -> str:
-    return settlement.period_of(day)
-
-
-def local_today(now: datetime, tz: str) -> date:
-    return now.astimezone(ZoneInfo(tz)).date()
-
-
-async def open_period(session: AsyncSession, preferred: str, now: datetime, tz: str) -> str:
+async def open_period(session: AsyncSession, preferred: str, tz: str) -> str:
     """The preferred month unless it is closed; then the current local month (closed months stay frozen)."""
     if await session.get(Statement, preferred) is None:
         return preferred
-    return local_period(local_today(now, tz))
+    return settlement.period_of(local_now(tz).date())
 
 
 async def _hold_periods(session: AsyncSession, *, exclusive: bool) -> None:
@@ -444,7 +436,7 @@ async def charge(session: AsyncSession, req: ChargeRequest, *, tz: str) -> Charg
         **_result_fields(q), lines=lines, kitchen_id=site.kitchen_id, order_id=req.order_id, charged=True, wallet_balance_fen=balance
     )
     await _hold_periods(session, exclusive=False)
-    period = await open_period(session, local_period(req.service_date), utcnow(), tz)
+    period = await open_period(session, settlement.period_of(req.service_date), tz)
     row = Charge(
         order_id=req.order_id,
         card_id=card.card_id if card else None,
@@ -500,7 +492,7 @@ async def refund(session: AsyncSession, req: RefundRequest, *, tz: str) -> Refun
         )
     original = (await session.exec(select(Posting).where(col(Posting.entry) == f"charge:{req.order_id}"))).all()
     await _hold_periods(session, exclusive=False)
-    period = await open_period(session, ch.period, utcnow(), tz)
+    period = await open_period(session, ch.period, tz)
     _post(
         session,
         entry=f"refund:{req.order_id}",
@@ -534,7 +526,7 @@ async def topup(session: AsyncSession, *, card_id: str, amount_fen: int, key: st
     card.balance_fen += amount_fen
     row = Topup(card_id=card_id, idempotency_key=key, request_hash=request_hash, amount_fen=amount_fen, balance_after_fen=card.balance_fen)
     session.add(row)
-    today = local_period(local_today(utcnow(), tz))
+    today = settlement.period_of(local_now(tz).date())
     _post(
         session,
         entry=f"topup:{card_id}:{key}"[:80],

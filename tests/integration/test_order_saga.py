@@ -193,6 +193,7 @@ async def test_cutoffs_and_dates(world, token) -> None:  # type: ignore[no-untyp
         ({"items": [{"menu_item_id": "set-a", "qty": 0}]}, 422, "validation_error"),
         ({"items": [{"menu_item_id": "set-a", "qty": 10000}]}, 422, "validation_error"),
         ({"items": [{"menu_item_id": "lobster", "qty": 1}]}, 422, "unknown_menu_item"),
+        ({"items": [{"menu_item_id": "set-b", "qty": 500}]}, 422, "meal_total_too_large"),
         ({"items": [{"menu_item_id": "soup", "qty": 1, "diet_variant": "pureed"}]}, 422, "diet_variant_unavailable"),
         ({"site_id": "ct-b"}, 403, "scope_forbidden"),
         ({"channel": "drone"}, 422, "validation_error"),

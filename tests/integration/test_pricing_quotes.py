@@ -141,7 +141,7 @@ BAD_QUOTES: list[tuple[str, dict[str, Any], int, str]] = [
     ("an extra field", {"discount": 100}, 422, "validation_error"),
     ("a date before the card holder was born", {"card_id": "BABY"}, 422, "service_date_before_birth"),
     (
-        "a meal above a million yuan",
+        "a meal above two thousand yuan",
         {"service_date": str(GOLD), "items": [{"menu_item_id": "gold", "qty": 2}]},
         422,
         "meal_total_too_large",

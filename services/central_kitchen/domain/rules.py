@@ -10,6 +10,7 @@ from shared.errors import Problem
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 # the chain 中央厨房 → 中心食堂 → 助餐点: central canteens also redistribute to meal points and carts
+TOMBSTONE = "unknown"  # the channel of an order known only from its cancellation (it arrived before the confirmation)
 SUPPLIERS: dict[str, set[str]] = {"canteen": {"kitchen"}, "meal_point": {"kitchen", "canteen"}, "cart": {"kitchen", "canteen"}}
 
 

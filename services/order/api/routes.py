@@ -19,7 +19,7 @@ from services.order.api.schemas import (
 )
 from shared.auth import Principal, requires
 from shared.db import SessionDep
-from shared.events import Id, MealSlot, QuoteRequest, QuoteResult
+from shared.events import Id, MealSlot, QuoteRequest, QuoteResult, local_now
 from shared.idempotency import require_key
 from shared.problem import problem_response
 
@@ -103,7 +103,7 @@ async def patch_standing_order(
 async def materialize(request: Request, _: Admin) -> MaterializeOut:
     """Run the scheduled materialisation now (it also runs by itself); running it twice creates nothing twice."""
     settings = request.app.state.settings
-    return await checkout(request).materialize(now_local=service.local_now(settings), horizon_days=settings.standing_order_horizon_days)
+    return await checkout(request).materialize(now_local=local_now(settings.timezone), horizon_days=settings.standing_order_horizon_days)
 
 
 @router.get("/sites/{site_id}/menu", response_model=TillMenu, tags=["till"])

@@ -5,7 +5,6 @@ from datetime import date, datetime, time, timedelta
 from shared.errors import Problem
 
 MAX_DAYS_AHEAD = 7
-MAX_ORDER_FEN = 200_000  # 2,000 yuan: far above a table's meals, far below anything that overflows a ledger
 TRANSITIONS: dict[str, set[str]] = {
     "pending_payment": {"confirmed", "rejected"},
     "confirmed": {"cancel_pending", "fulfilled", "failed"},

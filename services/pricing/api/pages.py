@@ -5,16 +5,15 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from services.pricing.service import local_today
 from shared.catalog import ALLERGENS, DIET_VARIANTS, DISTRICTS, GROUPS
-from shared.events import utcnow
+from shared.events import local_now
 from shared.web import page_router
 
 UI_DIR = Path(__file__).resolve().parent.parent / "ui"
 
 
 def _context(request: Request) -> dict[str, Any]:
-    today = local_today(utcnow(), request.app.state.settings.timezone)
+    today = local_now(request.app.state.settings.timezone).date()
     return {
         "page_data": {
             "today": today.isoformat(),

@@ -29,7 +29,7 @@ from shared.auth import Principal, requires
 from shared.catalog import DISTRICTS
 from shared.db import SessionDep
 from shared.errors import Problem
-from shared.events import Id, QuoteRequest, QuoteResult, utcnow
+from shared.events import Id, QuoteRequest, QuoteResult, local_now
 
 router = APIRouter(prefix="/v1")
 Admin = Annotated[Principal, Depends(requires("admin"))]
@@ -44,7 +44,7 @@ def _card_out(card: object) -> CardOut:
 
 def _today(request: Request) -> date:
     """Today in the city's time zone (service dates and months are local)."""
-    return service.local_today(utcnow(), request.app.state.settings.timezone)
+    return local_now(request.app.state.settings.timezone).date()
 
 
 def _check_effective_from(day: date) -> None:
