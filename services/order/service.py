@@ -389,15 +389,17 @@ class Checkout:
         order_id: uuid.UUID | None = None
         created: Loaded | None = None
         for _ in range(3):
+            pending: Loaded | None = None
             try:
                 async with self.db.transaction() as session:
                     stored = await self.idempotency.find(session, scope=scope, key=key, digest=digest)
                     if stored is None:
-                        created = await create_pending(
+                        pending = await create_pending(
                             session, body=body, now_local=local_now(self.settings.timezone), created_by=principal.sub
                         )
-                        order_id = created[0].order_id
-                        await self.idempotency.claim(session, scope=scope, key=key, digest=digest, resource_id=str(order_id))
+                        await self.idempotency.claim(session, scope=scope, key=key, digest=digest, resource_id=str(pending[0].order_id))
+                if pending is not None:  # committed: the key and the order are ours
+                    created, order_id = pending, pending[0].order_id
                 break
             except IntegrityError:
                 continue  # a twin request claimed the key first: read what it stored

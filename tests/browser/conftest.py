@@ -11,6 +11,8 @@ CHROMIUM = "/usr/bin/chromium"
 @pytest.fixture
 async def browser_page() -> AsyncIterator[object]:
     if not os.path.exists(CHROMIUM):
+        if os.environ.get("REQUIRE_BROWSER"):  # CI installed it: its absence is a failure, not a skip
+            pytest.fail(f"{CHROMIUM} is missing although REQUIRE_BROWSER is set")
         pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
     from playwright.async_api import async_playwright
 
