@@ -166,7 +166,8 @@ def run() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     settings = load_settings("devstack")
-    stack = Stack(var_dir=settings.var_dir, nats_url=settings.nats_url)
+    ports = {name: settings.devstack_port_base + port - DEFAULT_PORTS["order"] for name, port in DEFAULT_PORTS.items()}
+    stack = Stack(var_dir=settings.var_dir, nats_url=settings.nats_url, ports=ports)
     stop = {"signal": 0}
 
     def on_signal(signum: int, _: object) -> None:

@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     consumer_backoff_s: list[float] = Field(default_factory=lambda: [0.2, 1.0, 5.0, 15.0])
     rpc_timeout_s: float = 2.0
     port: int = 0
+    devstack_port_base: int = 8001  # `make run` serves order, pricing, central_kitchen, delivery from here on
     plan_buffer_percent: int = 10
     recovery_interval_s: float = 2.0
     standing_order_horizon_days: int = 2
