@@ -1,12 +1,13 @@
 """Event and request/reply contracts (API.md "Events"): pydantic models, JSON on the wire."""
 
+import re
 import secrets
 from datetime import UTC, date, datetime
 from typing import Annotated, ClassVar, Literal
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from shared.money import Fen
 
@@ -15,7 +16,19 @@ Channel = Literal["dine_in", "pickup", "home_delivery", "cart"]
 PaymentMethod = Literal["card_wallet", "cash", "mobile"]
 SiteKind = Literal["kitchen", "canteen", "meal_point", "cart"]
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")]
-Qty = Annotated[int, Field(ge=1, le=500)]
+Qty = Annotated[int, Field(ge=1, le=500, strict=True)]  # a whole number: not 1.0, not true, not "1"
+Cutoff = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM, the city's time")]
+_ISO_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
+def _iso_day(value: object) -> object:
+    """Dates are written YYYY-MM-DD; pydantic alone would read 0 or "86400" as seconds since 1970."""
+    if isinstance(value, date) or (isinstance(value, str) and _ISO_DAY.match(value)):
+        return value
+    raise ValueError("a date is written YYYY-MM-DD")
+
+
+Day = Annotated[date, BeforeValidator(_iso_day)]
 
 STREAM_SUBJECTS = ["order.>", "catalog.>", "kitchen.>", "delivery.>", "food_safety.>", "card.>"]
 
@@ -57,9 +70,9 @@ class SiteUpserted(Event):
     lon: float
     supplied_by: Id | None
     kitchen_id: Id  # the kitchen at the root of the supply chain (itself for a kitchen)
-    lunch_cutoff: str
-    dinner_cutoff: str
-    breakfast_cutoff: str = "06:00"
+    lunch_cutoff: Cutoff
+    dinner_cutoff: Cutoff
+    breakfast_cutoff: Cutoff = "06:00"
     walk_in_default: int = 0
 
 
@@ -74,7 +87,7 @@ class MenuItem(Contract):
 class MenuPublished(Event):
     SUBJECT: ClassVar[str] = "catalog.menu.published.v1"
     kitchen_id: Id
-    service_date: date
+    service_date: Day
     meal_slot: MealSlot
     items: list[MenuItem]
 
@@ -107,7 +120,7 @@ class OrderConfirmed(Event):
     kitchen_id: Id | None
     card_id: Id | None
     channel: Channel
-    service_date: date
+    service_date: Day
     meal_slot: MealSlot
     items: list[OrderLine]
     list_total_fen: Fen
@@ -119,7 +132,7 @@ class OrderCancelled(Event):
     SUBJECT: ClassVar[str] = "order.cancelled.v1"
     order_id: UUID
     site_id: Id
-    service_date: date
+    service_date: Day
     meal_slot: MealSlot
     reason: str = ""
 
@@ -148,7 +161,7 @@ class BatchStatus(Event):
 class DispatchRequested(Event):
     SUBJECT: ClassVar[str] = "kitchen.dispatch.requested.v1"
     kitchen_id: Id
-    service_date: date
+    service_date: Day
     meal_slot: MealSlot
     batch_ids: list[Id]
     cooked_at: datetime
@@ -223,7 +236,7 @@ class QuoteLine(Contract):
 class QuoteRequest(Contract):
     site_id: Id
     card_id: Id | None = None
-    service_date: date
+    service_date: Day
     meal_slot: MealSlot
     items: list[QuoteLine] = Field(min_length=1, max_length=50)
 

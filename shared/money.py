@@ -7,7 +7,7 @@ from pydantic import Field
 MAX_FEN = 100_000_000  # 1,000,000 yuan: far above any meal, wallet or top-up
 # one meal (or one order at a till): far above a table's meals, far below anything that strains a ledger
 MAX_MEAL_FEN = 200_000  # 2,000 yuan
-Fen = Annotated[int, Field(ge=0, le=MAX_FEN, description="amount in fen (1 yuan = 100 fen)")]
+Fen = Annotated[int, Field(ge=0, le=MAX_FEN, strict=True, description="amount in fen (1 yuan = 100 fen), a whole number")]
 
 
 def round_half_up(numerator: int, denominator: int) -> int:

@@ -17,13 +17,13 @@ class SiteIn(BaseModel):
     kind: SiteKind
     district: Id
     operator: Id
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90, strict=True)
+    lon: float = Field(ge=-180, le=180, strict=True)
     supplied_by: Id | None = None
-    breakfast_cutoff: str = "06:00"
+    breakfast_cutoff: str = "06:00"  # HH:MM, checked by the service (invalid_cutoff)
     lunch_cutoff: str = "09:00"
     dinner_cutoff: str = "14:00"
-    walk_in_default: int = Field(default=0, ge=0, le=10_000)
+    walk_in_default: int = Field(default=0, ge=0, le=10_000, strict=True)
 
 
 class SiteOut(SiteIn):

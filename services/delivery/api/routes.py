@@ -1,6 +1,5 @@
 """Routes: the delivery manifest (orders to carry, with each senior's diets)."""
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -9,7 +8,7 @@ from services.delivery import service
 from services.delivery.api.schemas import DeliveryLine, DeliveryOut
 from shared.auth import Principal, requires
 from shared.db import SessionDep
-from shared.events import Id, MealSlot
+from shared.events import Day, Id, MealSlot
 
 router = APIRouter(prefix="/v1")
 Staff = Annotated[Principal, Depends(requires("admin", "kitchen"))]
@@ -17,7 +16,7 @@ Staff = Annotated[Principal, Depends(requires("admin", "kitchen"))]
 
 @router.get("/deliveries", response_model=list[DeliveryOut], tags=["deliveries"])
 async def list_deliveries(
-    session: SessionDep, principal: Staff, service_date: date, meal_slot: MealSlot, kitchen_id: Annotated[Id | None, Query()] = None
+    session: SessionDep, principal: Staff, service_date: Day, meal_slot: MealSlot, kitchen_id: Annotated[Id | None, Query()] = None
 ) -> list[DeliveryOut]:
     """Confirmed orders that leave the kitchen by vehicle, with diets, allergens and emergency contacts."""
     if principal.role == "kitchen":

@@ -1,7 +1,6 @@
 """Routes: checkout, orders, cancellation and quotes relayed to pricing."""
 
 import uuid
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, Response
@@ -19,7 +18,7 @@ from services.order.api.schemas import (
 )
 from shared.auth import Principal, requires
 from shared.db import SessionDep
-from shared.events import Id, MealSlot, QuoteRequest, QuoteResult, local_now
+from shared.events import Day, Id, MealSlot, QuoteRequest, QuoteResult, local_now
 from shared.idempotency import require_key
 from shared.problem import problem_response
 
@@ -107,7 +106,7 @@ async def materialize(request: Request, _: Admin) -> MaterializeOut:
 
 
 @router.get("/sites/{site_id}/menu", response_model=TillMenu, tags=["till"])
-async def get_till_menu(site_id: Id, service_date: date, meal_slot: MealSlot, session: SessionDep, principal: Till) -> TillMenu:
+async def get_till_menu(site_id: Id, service_date: Day, meal_slot: MealSlot, session: SessionDep, principal: Till) -> TillMenu:
     """The dishes a till can sell for a date and slot (the menu of the kitchen that supplies its site)."""
     principal.require_scope("pos", site_id)
     site = await service.get_site(session, site_id)

@@ -2,11 +2,11 @@
 
 import uuid
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from shared.events import Channel, Id, MealSlot, PaymentMethod, Qty
+from shared.events import Channel, Day, Id, MealSlot, PaymentMethod, Qty
 
 
 class OrderItemIn(BaseModel):
@@ -21,7 +21,7 @@ class PlaceOrder(BaseModel):
     site_id: Id
     card_id: Id | None = None
     channel: Channel
-    service_date: date
+    service_date: Day
     meal_slot: MealSlot
     items: list[OrderItemIn] = Field(min_length=1, max_length=50)
     payment_method: PaymentMethod
@@ -67,21 +67,21 @@ class StandingOrderIn(BaseModel):
     site_id: Id
     channel: Literal["pickup", "home_delivery"]
     meal_slot: MealSlot
-    weekdays: list[int] = Field(min_length=1, max_length=7, description="1 = Monday … 7 = Sunday")
+    weekdays: list[Annotated[int, Field(strict=True)]] = Field(min_length=1, max_length=7, description="1 = Monday … 7 = Sunday")
     items: list[OrderItemIn] = Field(min_length=1, max_length=10)
     payment_method: PaymentMethod = "card_wallet"
-    starts_on: date
-    pause_from: date | None = None
-    resume_on: date | None = None
+    starts_on: Day
+    pause_from: Day | None = None
+    resume_on: Day | None = None
 
 
 class StandingOrderPatch(BaseModel):
     """Pause (from a date, until a resume date or open-ended), resume, or stop a standing order."""
 
     model_config = ConfigDict(extra="forbid")
-    pause_from: date | None = None
-    resume_on: date | None = None
-    active: bool = True  # only what the request sets is applied; an explicit null is refused
+    pause_from: Day | None = None
+    resume_on: Day | None = None
+    active: StrictBool = True  # only what the request sets is applied; an explicit null is refused
 
 
 class StandingOrderOut(BaseModel):

@@ -6,18 +6,19 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.events import Day
 from shared.money import Fen
 
 IdNumber = Annotated[str, Field(pattern=r"^[0-9]{17}[0-9Xx]$", description="18-character resident identity number")]
 # display text: no control characters (PostgreSQL rejects NUL in text, and no screen shows them)
 PlainText = r"^[^\x00-\x1f\x7f]*$"
-Percent = Annotated[int, Field(ge=0, le=100)]
+Percent = Annotated[int, Field(ge=0, le=100, strict=True)]
 
 
 class CardIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=50, pattern=PlainText)
-    birth_date: date
+    birth_date: Day
     id_number: IdNumber
     home_district: str = Field(min_length=1, max_length=64)
     groups: list[str] = Field(default_factory=list, max_length=10)
@@ -60,16 +61,16 @@ class WalletOut(BaseModel):
 
 class AgeTierIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    min_age: Annotated[int, Field(ge=0, le=150)]
-    max_age: Annotated[int, Field(ge=0, le=150)] | None = None
+    min_age: Annotated[int, Field(ge=0, le=150, strict=True)]
+    max_age: Annotated[int, Field(ge=0, le=150, strict=True)] | None = None
     pay_percent: Percent
 
 
 class CityPolicyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    effective_from: date
+    effective_from: Day
     age_tiers: list[AgeTierIn] = Field(min_length=1, max_length=20)
-    per_slot_limit: Annotated[int, Field(ge=0, le=10)] = 1
+    per_slot_limit: Annotated[int, Field(ge=0, le=10, strict=True)] = 1
     discount_cap_fen: Fen | None = None
 
 
@@ -82,7 +83,7 @@ class GroupSubsidyIn(BaseModel):
 
 class DistrictPolicyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    effective_from: date
+    effective_from: Day
     city_share_percent: Percent = 0
     group_subsidies: list[GroupSubsidyIn] = Field(default_factory=list, max_length=20)
 
