@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Response
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import Table, and_, delete, insert, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.errors import Problem
@@ -14,6 +14,19 @@ from shared.events import utcnow
 from shared.problem import PROBLEM
 
 MAX_KEY = 200
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An HTTP answer as a use case decides it (status, JSON body, headers); the route sends it, the key store keeps it."""
+
+    status_code: int
+    body: str
+    headers: dict[str, str]
+
+    def response(self) -> Response:
+        media = PROBLEM if self.status_code >= 400 else "application/json"
+        return Response(content=self.body.encode(), status_code=self.status_code, media_type=media, headers=self.headers)
 
 
 @dataclass(frozen=True)
@@ -25,10 +38,9 @@ class Stored:
     body: str | None
     headers: dict[str, str]
 
-    def response(self) -> Response:
+    def reply(self) -> Reply:
         assert self.status_code is not None and self.body is not None
-        media = PROBLEM if self.status_code >= 400 else "application/json"
-        return Response(content=self.body.encode(), status_code=self.status_code, media_type=media, headers=self.headers)
+        return Reply(self.status_code, self.body, self.headers)
 
 
 def request_hash(payload: Any) -> str:
@@ -78,6 +90,17 @@ class IdempotencyStore:
     async def release(self, session: AsyncSession, *, scope: str, key: str) -> None:
         """A request that failed does not burn its key."""
         await session.execute(delete(self.table).where(self.table.c.scope == scope, self.table.c.key == key))
+
+    async def settle_unanswered(self, session: AsyncSession, *, resource_id: str, reply: Reply | None) -> None:
+        """A request that never got its answer (the process died mid-way) and was finished later, by a recovery pass:
+        keep that answer for the key's replays, or free the key when the outcome was a failure (`reply` None)."""
+        t = self.table
+        unanswered = and_(t.c.resource_id == resource_id, t.c.status_code.is_(None))
+        if reply is None:
+            await session.execute(delete(t).where(unanswered))
+        else:
+            packed = json.dumps({"body": reply.body, "headers": reply.headers})
+            await session.execute(update(t).where(unanswered).values(status_code=reply.status_code, response_body=packed))
 
 
 def _split(packed: str | None) -> tuple[str | None, dict[str, str]]:

@@ -12,17 +12,15 @@ import os
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from fastapi import Response
-from fastapi.responses import JSONResponse
-from sqlalchemy import delete
+from sqlalchemy import delete, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.order.adapters.tables import MealOrder, MealOrderLine, MenuItem, Site, StandingOrder, StandingOrderRun
+from services.order.adapters.tables import Availability, MealOrder, MealOrderLine, MenuItem, Site, StandingOrder, StandingOrderRun
 from services.order.api.schemas import (
     MaterializeOut,
     OrderItemIn,
@@ -60,12 +58,11 @@ from shared.events import (
     local_now,
     utcnow,
 )
-from shared.idempotency import IdempotencyStore, Stored, request_hash
+from shared.idempotency import IdempotencyStore, Reply, Stored, request_hash
 from shared.messaging.bus import Bus
 from shared.messaging.outbox import Outbox
 from shared.messaging.rpc import RpcUnavailable, call
 from shared.money import MAX_MEAL_FEN
-from shared.problem import problem_response
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -205,8 +202,101 @@ async def create_pending(session: AsyncSession, *, body: PlaceOrder, now_local: 
                 price_fen=dish.price_fen,
             )
         )
+    await check_portions(session, body)
     session.add_all(lines)
     return order, lines
+
+
+# --- portions: a dish a site may sell only so many of (a cart's load, what is left at a canteen) ---
+HOLDING = ("pending_payment", "confirmed", "cancel_pending", "fulfilled")  # orders that hold their portions
+
+
+@dataclass(frozen=True)
+class Sitting:
+    """One site's meal: a date and a slot."""
+
+    site_id: str
+    service_date: date
+    meal_slot: str
+
+
+async def sold_counts(session: AsyncSession, at: Sitting, menu_item_ids: list[str]) -> dict[str, int]:
+    query = (
+        select(MealOrderLine.menu_item_id, func.sum(MealOrderLine.qty))
+        .join(MealOrder, col(MealOrder.order_id) == col(MealOrderLine.order_id))
+        .where(
+            col(MealOrder.site_id) == at.site_id,
+            col(MealOrder.service_date) == at.service_date,
+            col(MealOrder.meal_slot) == at.meal_slot,
+            col(MealOrder.status).in_(HOLDING),
+            col(MealOrderLine.menu_item_id).in_(menu_item_ids),
+        )
+        .group_by(col(MealOrderLine.menu_item_id))
+    )
+    return {item: int(total or 0) for item, total in (await session.execute(query)).all()}
+
+
+async def limits_for(
+    session: AsyncSession, at: Sitting, menu_item_ids: list[str] | None = None, *, lock: bool = False
+) -> dict[str, Availability]:
+    query = select(Availability).where(
+        col(Availability.site_id) == at.site_id,
+        col(Availability.service_date) == at.service_date,
+        col(Availability.meal_slot) == at.meal_slot,
+    )
+    if menu_item_ids is not None:
+        query = query.where(col(Availability.menu_item_id).in_(menu_item_ids))
+    if lock:  # one till at a time sells the last portions (rows locked in one order: no deadlock)
+        query = query.order_by(col(Availability.menu_item_id)).with_for_update()
+    return {row.menu_item_id: row for row in (await session.exec(query)).all()}
+
+
+async def portions_left(session: AsyncSession, at: Sitting) -> dict[str, int]:
+    """What each limited dish has left at a site (dishes without a limit are absent)."""
+    limits = await limits_for(session, at)
+    if not limits:
+        return {}
+    sold = await sold_counts(session, at, list(limits))
+    return {item: max(0, row.portions_total - sold.get(item, 0)) for item, row in limits.items()}
+
+
+async def check_portions(session: AsyncSession, body: PlaceOrder) -> None:
+    wanted: dict[str, int] = {}
+    for line in body.items:
+        wanted[line.menu_item_id] = wanted.get(line.menu_item_id, 0) + line.qty
+    at = Sitting(body.site_id, body.service_date, body.meal_slot)
+    limits = await limits_for(session, at, list(wanted), lock=True)
+    if not limits:
+        return
+    sold = await sold_counts(session, at, list(limits))
+    for item, row in sorted(limits.items()):
+        left = max(0, row.portions_total - sold.get(item, 0))
+        if wanted[item] > left:
+            raise Problem(409, "sold_out", f"{item!r} has {left} portions left here", menu_item_id=item, portions_left=left)
+
+
+async def set_portions(session: AsyncSession, *, principal: Principal, at: Sitting, menu_item_id: str, left: int | None) -> int | None:
+    """The till says how many more portions of a dish it can sell (0: sold out; None: no limit); returns what is left."""
+    principal.require_scope("pos", at.site_id)
+    site = await get_site(session, at.site_id)
+    menu = await menu_for(session, site=site, service_date=at.service_date, meal_slot=at.meal_slot)
+    if menu_item_id not in {m.menu_item_id for m in menu}:
+        raise Problem(422, "unknown_menu_item", f"{menu_item_id!r} is not on this menu", menu_item_id=menu_item_id)
+    row = (await limits_for(session, at, [menu_item_id], lock=True)).get(menu_item_id)
+    if left is None:
+        if row is not None:
+            await session.delete(row)
+        return None
+    total = (await sold_counts(session, at, [menu_item_id])).get(menu_item_id, 0) + left
+    if row is None:
+        row = Availability(
+            site_id=at.site_id, service_date=at.service_date, meal_slot=at.meal_slot, menu_item_id=menu_item_id, portions_total=total
+        )
+        session.add(row)
+    row.portions_total = total
+    row.updated_by = principal.sub
+    row.updated_at = utcnow()
+    return left
 
 
 async def confirm(session: AsyncSession, outbox: Outbox, *, order_id: uuid.UUID, result: ChargeResult) -> Loaded:
@@ -383,47 +473,54 @@ class Checkout:
         self.idempotency = idempotency
         self.settings = settings
 
-    async def place(self, *, principal: Principal, key: str, body: PlaceOrder) -> Response:
+    async def place(self, *, principal: Principal, key: str, body: PlaceOrder) -> Reply:
         principal.require_scope("pos", body.site_id)
         scope, digest = f"{principal.role}:{principal.sub}", request_hash(body.model_dump(mode="json"))
-        order_id: uuid.UUID | None = None
-        created: Loaded | None = None
-        for _ in range(3):
-            pending: Loaded | None = None
-            try:
-                async with self.db.transaction() as session:
-                    stored = await self.idempotency.find(session, scope=scope, key=key, digest=digest)
-                    if stored is None:
-                        pending = await create_pending(
-                            session, body=body, now_local=local_now(self.settings.timezone), created_by=principal.sub
-                        )
-                        await self.idempotency.claim(session, scope=scope, key=key, digest=digest, resource_id=str(pending[0].order_id))
-                if pending is not None:  # committed: the key and the order are ours
-                    created, order_id = pending, pending[0].order_id
-                break
-            except IntegrityError:
-                continue  # a twin request claimed the key first: read what it stored
-        if order_id is None:
-            return await self._replay(scope=scope, key=key, digest=digest)
-        answer: list[Response] = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 3 * (self.settings.rpc_timeout_s + 2)
+        while loop.time() < deadline:
+            created = await self._claim(principal=principal, scope=scope, key=key, digest=digest, body=body)
+            if created is None:  # a twin holds the key: its answer is ours
+                replay = await self._replay(scope=scope, key=key, digest=digest)
+                if replay is not None:
+                    return replay
+                continue  # the twin failed and freed the key: this request takes its turn
+            return await self._drive_new(created, scope=scope, key=key)
+        raise Problem(409, "request_in_progress", "requests with this key keep failing one after another; send it again")
+
+    async def _drive_new(self, created: Loaded, *, scope: str, key: str) -> Reply:
+        answer: list[Reply] = []
 
         async def settle(session: AsyncSession, outcome: Outcome) -> None:
             """In the transaction that settles the order: keep the response for replays, or free the key."""
-            response, packed = self._respond(outcome)
-            answer.append(response)
+            reply = self._respond(outcome)
+            answer.append(reply)
             if outcome.problem is not None:
                 await self.idempotency.release(session, scope=scope, key=key)
             else:
                 await self.idempotency.complete(
-                    session, scope=scope, key=key, status_code=response.status_code, body=packed, headers=_location(response)
+                    session, scope=scope, key=key, status_code=reply.status_code, body=reply.body, headers=reply.headers
                 )
 
-        await self.drive(order_id, settle=settle, loaded=created)
+        await self.drive(created[0].order_id, settle=settle, loaded=created)
         return answer[0]
 
-    def _respond(self, outcome: Outcome) -> tuple[Response, str]:
+    async def _claim(self, *, principal: Principal, scope: str, key: str, digest: str, body: PlaceOrder) -> Loaded | None:
+        """Store the order pending_payment and claim the key in one transaction; None when the key is already taken."""
+        try:
+            async with self.db.transaction() as session:
+                if await self.idempotency.find(session, scope=scope, key=key, digest=digest) is not None:
+                    return None
+                pending = await create_pending(session, body=body, now_local=local_now(self.settings.timezone), created_by=principal.sub)
+                await self.idempotency.claim(session, scope=scope, key=key, digest=digest, resource_id=str(pending[0].order_id))
+            return pending  # committed: the key and the order are ours
+        except IntegrityError:
+            return None  # a twin request claimed the key first
+
+    def _respond(self, outcome: Outcome) -> Reply:
         if outcome.problem is None and outcome.order.status == "rejected":  # the recovery loop settled it first
             outcome = Outcome(outcome.order, Problem(409, outcome.order.reason or "rejected", "pricing declined this order"))
+        location = {"Location": f"/v1/orders/{outcome.order.order_id}"}
         if outcome.problem is not None:
             problem = Problem(
                 outcome.problem.status,
@@ -433,25 +530,22 @@ class Checkout:
                 order_id=str(outcome.order.order_id),
                 order_status=outcome.order.status,
             )
-            return problem_response(problem), json.dumps(problem.body())
+            return Reply(problem.status, json.dumps(problem.body(), ensure_ascii=False, default=str), {})
         body = outcome.order.model_dump_json()
         if outcome.order.status == "pending_payment":
-            headers = {"Location": f"/v1/orders/{outcome.order.order_id}", "Retry-After": "1"}
-            return Response(body, status_code=202, media_type="application/json", headers=headers), body
-        return Response(
-            body, status_code=201, media_type="application/json", headers={"Location": f"/v1/orders/{outcome.order.order_id}"}
-        ), body
+            return Reply(202, body, {**location, "Retry-After": "1"})
+        return Reply(201, body, location)
 
-    async def _replay(self, *, scope: str, key: str, digest: str) -> Response:
-        """The same key again: the first response byte for byte, once the first request finished."""
+    async def _replay(self, *, scope: str, key: str, digest: str) -> Reply | None:
+        """The same key again: the first response byte for byte, once the first request finished; None if it failed."""
         deadline = asyncio.get_running_loop().time() + self.settings.rpc_timeout_s + 2
         while True:
             async with self.db.sessions() as session:
                 stored = await self.idempotency.find(session, scope=scope, key=key, digest=digest)
             if stored is None:
-                raise Problem(409, "request_in_progress", "the first request with this key failed; send it again")
+                return None
             if stored.status_code is not None:
-                return stored.response()
+                return stored.reply()
             if asyncio.get_running_loop().time() > deadline:
                 return _accepted(stored)
             await asyncio.sleep(0.05)
@@ -460,8 +554,11 @@ class Checkout:
         """Ask pricing to charge; settle the order on its answer, leave it pending if it is silent.
 
         `settle` runs inside the transaction that records the outcome (the checkout stores its response there);
+        without one (a recovery pass), a request that never got its answer has it stored now, for its replays.
         `loaded` is the order as its creator just wrote it, which spares the hot path a read.
         """
+        if settle is None:
+            settle = self._settle_unanswered
         if loaded is None:
             async with self.db.sessions() as session:
                 loaded = await load_order(session, order_id)
@@ -485,18 +582,25 @@ class Checkout:
             return await self._record(order_id, settle, lambda s: _still_pending(s, order_id))
         return await self._record(order_id, settle, lambda s: reject(s, order_id=order_id, problem=declined), declined)
 
+    async def _settle_unanswered(self, session: AsyncSession, outcome: Outcome) -> None:
+        if outcome.order.status == "pending_payment":
+            return  # still open: a replay keeps waiting for the outcome
+        reply = self._respond(outcome)
+        await self.idempotency.settle_unanswered(
+            session, resource_id=str(outcome.order.order_id), reply=None if reply.status_code >= 400 else reply
+        )
+
     async def _record(
         self,
         order_id: uuid.UUID,
-        settle: Settle | None,
+        settle: Settle,
         change: Callable[[AsyncSession], Awaitable[Loaded]],
         problem: Problem | None = None,
     ) -> Outcome:
         async with self.db.transaction() as session:
             order, lines = await change(session)
             outcome = Outcome(order_out(order, lines), problem)
-            if settle is not None:
-                await settle(session, outcome)
+            await settle(session, outcome)
         return outcome
 
     async def cancel(self, *, principal: Principal, order_id: uuid.UUID) -> Outcome:
@@ -601,6 +705,7 @@ class Checkout:
         return MaterializeOut(created=len(created), skipped=skipped, orders=created)
 
     async def _materialize_one(self, pattern: StandingOrder, day: Any, now_local: datetime) -> uuid.UUID | None:
+        """One date of a pattern, once: a date that could not be ordered yet (no menu, say) is tried again next pass."""
         body = PlaceOrder(
             site_id=pattern.site_id,
             card_id=pattern.card_id,
@@ -610,26 +715,77 @@ class Checkout:
             payment_method=pattern.payment_method,  # type: ignore[arg-type]
             items=[OrderItemIn.model_validate(i) for i in pattern.items],
         )
+        key = (pattern.standing_order_id, day)
         try:
             async with self.db.transaction() as session:
-                if await session.get(StandingOrderRun, (pattern.standing_order_id, day)) is not None:
+                run = (
+                    await session.exec(
+                        select(StandingOrderRun)
+                        .where(col(StandingOrderRun.standing_order_id) == key[0], col(StandingOrderRun.service_date) == day)
+                        .with_for_update()  # a twin pass (another replica) waits here, then sees the order it made
+                        .execution_options(populate_existing=True)
+                    )
+                ).first()
+                if run is not None and run.order_id is not None:
                     return None
-                run = StandingOrderRun(standing_order_id=pattern.standing_order_id, service_date=day)
-                session.add(run)
-                await session.flush()  # a twin run (another replica, a second pass) collides here
+                if run is None:
+                    run = StandingOrderRun(standing_order_id=key[0], service_date=day)
+                    session.add(run)
+                    await session.flush()  # a twin run that inserted first collides here
                 order, _ = await create_pending(session, body=body, now_local=now_local, created_by=f"standing:{pattern.standing_order_id}")
                 order.standing_order_id = pattern.standing_order_id
-                run.order_id = order.order_id
+                run.order_id, run.outcome = order.order_id, "created"
                 return order.order_id
         except IntegrityError:
             return None
         except Problem as problem:
-            if problem.code == "cutoff_passed":
-                return None  # too late for this date; nothing recorded, the next date comes
-            with contextlib.suppress(IntegrityError):
-                async with self.db.transaction() as session:
-                    session.add(StandingOrderRun(standing_order_id=pattern.standing_order_id, service_date=day, outcome=problem.code))
+            if problem.code != "cutoff_passed":  # keep why, for the staff; the next pass tries again until the cut-off
+                await self._note_run(key, problem.code)
             return None
+
+    async def _note_run(self, key: tuple[uuid.UUID, Any], outcome: str) -> None:
+        with contextlib.suppress(IntegrityError):
+            async with self.db.transaction() as session:
+                run = await session.get(StandingOrderRun, key)
+                if run is None:
+                    session.add(StandingOrderRun(standing_order_id=key[0], service_date=key[1], outcome=outcome))
+                elif run.order_id is None:
+                    run.outcome = outcome
+
+    async def update_standing_order(
+        self, *, principal: Principal, standing_order_id: uuid.UUID, patch: StandingOrderPatch
+    ) -> StandingOrder:
+        """Pause, resume or stop; pre-orders already made for dates now paused are cancelled and refunded (before their cut-off)."""
+        now_local = local_now(self.settings.timezone)
+        async with self.db.transaction() as session:
+            row = await update_standing_order(session, standing_order_id=standing_order_id, patch=patch, principal=principal)
+            runs = (
+                await session.exec(
+                    select(StandingOrderRun).where(
+                        col(StandingOrderRun.standing_order_id) == standing_order_id,
+                        col(StandingOrderRun.service_date) >= now_local.date(),
+                        col(StandingOrderRun.order_id).is_not(None),
+                    )
+                )
+            ).all()
+            withdrawn: list[uuid.UUID] = []
+            for run in runs:
+                if row.active and not rules.paused(run.service_date, row.pause_from, row.resume_on):
+                    continue
+                assert run.order_id is not None
+                order, _ = await load_order(session, run.order_id, for_update=True)
+                site = await get_site(session, order.site_id)
+                if order.status != "confirmed" or not rules.before_cutoff(
+                    now_local=now_local, service_date=order.service_date, cutoff=cutoff_of(site, order.meal_slot)
+                ):
+                    continue
+                order.status = rules.move(order.status, "cancel_pending")
+                order.updated_at = utcnow()
+                await session.delete(run)  # a later resume orders that date afresh
+                withdrawn.append(order.order_id)
+        for order_id in withdrawn:
+            await self.drive_refund(order_id)
+        return row
 
     async def recover_once(self, *, older_than: timedelta) -> int:
         """Re-drive orders left pending (pricing was silent, or the process died mid-saga)."""
@@ -662,13 +818,10 @@ class Checkout:
             raise Problem(503, "pricing_unavailable", "pricing did not answer; try again") from exc
 
 
-def _location(response: Response) -> dict[str, str]:
-    return {k: v for k, v in response.headers.items() if k.lower() in ("location", "retry-after")}
-
-
-def _accepted(stored: Stored) -> Response:
-    return JSONResponse(
-        {"order_id": stored.resource_id, "status": "pending_payment"},
-        status_code=202,
-        headers={"Location": f"/v1/orders/{stored.resource_id}", "Retry-After": "1"},
+def _accepted(stored: Stored) -> Reply:
+    """A twin still waiting on pricing: the order is taken, its outcome comes at its Location."""
+    return Reply(
+        202,
+        json.dumps({"order_id": stored.resource_id, "status": "pending_payment"}),
+        {"Location": f"/v1/orders/{stored.resource_id}", "Retry-After": "1"},
     )

@@ -5,13 +5,16 @@ import uuid
 from typing import Any
 
 import httpx
+import nats
 import pytest
 
 from shared.devstack import Stack
+from shared.settings import Settings
 from tests.helpers import eventually
 from tests.world import seed_stack, wallet
 
 pytestmark = pytest.mark.timeout(120)
+STREAM = Settings().stream_name
 
 
 async def _city(stack: Stack, token: Any) -> dict[str, Any]:
@@ -49,14 +52,28 @@ async def test_order_service_killed_between_charge_and_confirm_recovers_and_char
     stack.start_service("order")
     stack.wait_ready(("order",))
 
-    async def settled() -> httpx.Response | None:
+    async def answered() -> httpx.Response | None:
+        """The till retries with its key: once the recovery pass settled the order, it gets the real answer."""
         r = await city["order"].post("/v1/orders", json=city["body"], headers={**city["till"], "Idempotency-Key": key})
-        got = await city["order"].get(r.headers["location"], headers=city["till"]) if r.status_code in (201, 202) else None
-        return got if got is not None and got.json()["status"] == "confirmed" else None
+        return r if r.status_code == 201 else None
 
-    confirmed = await eventually(settled, timeout=30)
-    assert confirmed.json()["senior_pays_fen"] == 840
+    confirmed = await eventually(answered, timeout=30)
+    assert confirmed.json()["status"] == "confirmed" and confirmed.json()["senior_pays_fen"] == 840
+    again = await city["order"].post("/v1/orders", json=city["body"], headers={**city["till"], "Idempotency-Key": key})
+    assert (again.status_code, again.content) == (201, confirmed.content), "replays give that answer byte for byte"
     assert await wallet(city["pricing"], city["admin"], "C75") == 10000 - 840, "the recovery re-drove an idempotent charge: charged once"
+    meals = (await city["pricing"].get("/v1/cards/C75/meals", headers=city["admin"])).json()
+    assert len(meals) == 1, meals
+    nc = await nats.connect(stack.nats_url)
+    try:
+
+        async def announced_once() -> bool:
+            info = await nc.jetstream().stream_info(STREAM, subjects_filter="order.confirmed.v1")
+            return (info.state.subjects or {}).get("order.confirmed.v1") == 1
+
+        await eventually(announced_once, timeout=10)
+    finally:
+        await nc.close()
 
 
 async def test_pricing_down_then_back_settles_the_pending_order(stack: Stack, token) -> None:  # type: ignore[no-untyped-def]

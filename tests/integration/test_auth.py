@@ -76,6 +76,12 @@ ENDPOINTS: dict[str, list[tuple[str, str, frozenset[str], Any]]] = {
         ("POST", "/v1/orders/{order_id}/cancel", frozenset({"pos", "admin"}), None),
         ("POST", "/v1/quotes", frozenset({"pos", "admin"}), QUOTE),
         ("GET", "/v1/sites/{site_id}/menu", frozenset({"pos", "admin"}), None),
+        (
+            "PUT",
+            "/v1/sites/{site_id}/availability/{service_date}/{meal_slot}/{menu_item_id}",
+            frozenset({"pos", "admin"}),
+            {"portions_left": 5},
+        ),
         ("POST", "/v1/standing-orders", frozenset({"pos", "admin"}), STANDING),
         ("GET", "/v1/standing-orders", frozenset({"pos", "admin"}), None),
         ("PATCH", "/v1/standing-orders/{standing_order_id}", frozenset({"pos", "admin"}), {"active": False}),
@@ -94,6 +100,7 @@ PATH_VALUES = {
     "district": "xihu",
     "order_id": ORDER_ID,
     "standing_order_id": ORDER_ID,
+    "menu_item_id": "m-rice",
     "period": "2026-01",
 }
 QUERIES = {
@@ -218,6 +225,7 @@ SCOPE_CASES = [
     ("central_kitchen", "GET", f"/v1/menus/k2/{DAY}/lunch", None, ("kitchen", "k1"), ("kitchen", "k2")),
     ("order", "POST", "/v1/standing-orders", {**STANDING, "site_id": "s2"}, ("pos", "s1"), ("pos", "s2")),
     ("order", "GET", f"/v1/sites/s2/menu?service_date={DAY}&meal_slot=lunch", None, ("pos", "s1"), ("pos", "s2")),
+    ("order", "PUT", f"/v1/sites/s2/availability/{DAY}/lunch/m-rice", {"portions_left": 0}, ("pos", "s1"), ("pos", "s2")),
 ]
 
 

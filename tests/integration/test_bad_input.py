@@ -819,6 +819,31 @@ async def test_place_order_rejects_bad_input(order) -> None:  # type: ignore[no-
     await check_cases(order.app, order.client, "POST", ORDER_CASES, order.admin)
 
 
+async def test_portions_reject_bad_input(order) -> None:  # type: ignore[no-untyped-def]
+    at = f"/v1/sites/s1/availability/{DAY}/lunch"
+    cases = [
+        Case("malformed_json", f"{at}/m-rice", raw='{"portions_left": ', status=400, code="malformed_json"),
+        Case("missing_field", f"{at}/m-rice", json={}),
+        Case("negative", f"{at}/m-rice", json={"portions_left": -1}),
+        Case("huge", f"{at}/m-rice", json={"portions_left": 10**9}),
+        Case("fraction", f"{at}/m-rice", json={"portions_left": 1.5}),
+        Case("numeric_string", f"{at}/m-rice", json={"portions_left": "3"}),
+        Case("boolean", f"{at}/m-rice", json={"portions_left": True}),
+        Case("extra_field", f"{at}/m-rice", json={"portions_left": 3, "price_fen": 0}),
+        Case("dish_unknown", f"{at}/m-nope", json={"portions_left": 3}, code="unknown_menu_item"),
+        Case("date_month_13", "/v1/sites/s1/availability/2026-13-40/lunch/m-rice", json={"portions_left": 3}),
+        Case("slot_supper", f"/v1/sites/s1/availability/{DAY}/supper/m-rice", json={"portions_left": 3}),
+        Case("site_unknown", f"/v1/sites/nope/availability/{DAY}/lunch/m-rice", json={"portions_left": 3}, code="unknown_site"),
+        Case(
+            "no_menu_that_day",
+            f"/v1/sites/s1/availability/{DAY + timedelta(days=3)}/lunch/m-rice",
+            json={"portions_left": 3},
+            code="unknown_menu_item",
+        ),
+    ]
+    await check_cases(order.app, order.client, "PUT", cases, order.admin)
+
+
 async def test_order_reads_and_cancel_reject_bad_input(order) -> None:  # type: ignore[no-untyped-def]
     reads = [
         Case("order_id_not_a_uuid", "/v1/orders/not-a-uuid"),

@@ -9,6 +9,7 @@ from sqlmodel import select
 
 from services.order.adapters.tables import MealOrder, StandingOrderRun
 from services.order.domain import rules
+from tests.helpers import eventually
 from tests.world import wallet
 
 pytestmark = pytest.mark.timeout(90)
@@ -114,3 +115,58 @@ def test_standing_dates_skip_paused_days_and_other_weekdays() -> None:
         weekdays=[1, 3], starts_on=monday, pause_from=date(2026, 12, 9), resume_on=date(2026, 12, 14), today=monday, horizon_days=9
     )
     assert got == [monday, date(2026, 12, 14), date(2026, 12, 16)]
+
+
+async def test_a_date_whose_menu_comes_late_is_ordered_once_the_menu_is_published(world) -> None:  # type: ignore[no-untyped-def]
+    """No breakfast menu yet: the date waits (its reason kept for the staff) and is ordered on the first pass after publishing."""
+    w = world
+    tomorrow = w["today"] + timedelta(days=1)
+    await w["order"].post(
+        "/v1/standing-orders",
+        json=pattern(w, meal_slot="breakfast", weekdays=[tomorrow.isoweekday()], starts_on=str(tomorrow)),
+        headers=w["till"],
+    )
+    first = await w["order"].post("/v1/standing-orders/materialize", headers=w["admin"])
+    assert first.json()["created"] == 0
+    async with w["order_app"].state.db.sessions() as s:
+        [run] = (await s.exec(select(StandingOrderRun))).all()
+    assert (run.service_date, run.order_id, run.outcome) == (tomorrow, None, "menu_not_published")
+    menu = {"items": [{"menu_item_id": "set-b", "name": "早餐·鱼片粥", "price_fen": 600, "diet_variants": ["regular", "minced"]}]}
+    assert (await w["kitchen"].put(f"/v1/menus/ck-t/{tomorrow}/breakfast", json=menu, headers=w["admin"])).status_code == 200
+
+    async def ordered() -> bool:
+        r = await w["order"].post("/v1/standing-orders/materialize", headers=w["admin"])
+        return bool(r.json()["created"] == 1)
+
+    await eventually(ordered)  # order's copy of the menu arrives by event
+    [order] = await orders_of(w["order_app"])
+    assert (order.service_date, order.meal_slot, order.status, order.senior_pays_fen) == (tomorrow, "breakfast", "confirmed", 480)
+    again = await w["order"].post("/v1/standing-orders/materialize", headers=w["admin"])
+    assert again.json()["created"] == 0 and len(await orders_of(w["order_app"])) == 1
+
+
+async def test_pausing_cancels_and_refunds_the_pre_orders_already_made(world) -> None:  # type: ignore[no-untyped-def]
+    w = world
+    today = w["today"]
+    horizon = w["order_app"].state.settings.standing_order_horizon_days
+    made = await w["order"].post("/v1/standing-orders", json=pattern(w), headers=w["till"])
+    so = f"/v1/standing-orders/{made.json()['standing_order_id']}"
+    assert (await w["order"].post("/v1/standing-orders/materialize", headers=w["admin"])).json()["created"] == horizon + 1
+    assert await wallet(w["pricing"], w["admin"], "C66") == 10000 - (horizon + 1) * 1120
+    paused = await w["order"].patch(
+        so, json={"pause_from": str(today + timedelta(days=1)), "resume_on": str(today + timedelta(days=2))}, headers=w["till"]
+    )
+    assert paused.status_code == 200, paused.text
+    by_date = {o.service_date: o.status for o in await orders_of(w["order_app"])}
+    assert by_date[today + timedelta(days=1)] == "cancelled", "the paused day's pre-order is withdrawn"
+    assert [s for d, s in by_date.items() if d != today + timedelta(days=1)] == ["confirmed"] * horizon
+    assert await wallet(w["pricing"], w["admin"], "C66") == 10000 - horizon * 1120, "and refunded"
+    assert (await w["order"].post("/v1/standing-orders/materialize", headers=w["admin"])).json()["created"] == 0
+    resumed = await w["order"].patch(so, json={"pause_from": None, "resume_on": None}, headers=w["till"])
+    assert resumed.json()["pause_from"] is None
+    assert (await w["order"].post("/v1/standing-orders/materialize", headers=w["admin"])).json()["created"] == 1, "ordered afresh"
+    stopped = await w["order"].patch(so, json={"active": False}, headers=w["till"])
+    assert stopped.json()["active"] is False
+    statuses = [o.status for o in await orders_of(w["order_app"])]
+    assert statuses.count("confirmed") == 0 and statuses.count("cancelled") == horizon + 2
+    assert await wallet(w["pricing"], w["admin"], "C66") == 10000, "a stopped standing order leaves nothing charged ahead"

@@ -51,7 +51,10 @@ class MenuItem(Row, table=True):
 
 class MealOrder(Row, table=True):
     __tablename__ = "meal_order"
-    __table_args__ = (Index("ix_meal_order_status_updated", "status", "updated_at"),)
+    __table_args__ = (
+        Index("ix_meal_order_status_updated", "status", "updated_at"),
+        Index("ix_meal_order_site_day", "site_id", "service_date", "meal_slot"),
+    )
     order_id: uuid.UUID = Field(primary_key=True, default_factory=uuid.uuid4)
     site_id: str = Field(max_length=64, index=True)
     kitchen_id: str = Field(max_length=64)
@@ -121,3 +124,16 @@ class StandingOrderRun(Row, table=True):
     order_id: uuid.UUID | None = None
     outcome: str = Field(default="created", max_length=32)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Availability(Row, table=True):
+    """How many portions of a dish a site may sell for a date and slot (set at its till); no row: no limit."""
+
+    __tablename__ = "availability"
+    site_id: str = Field(primary_key=True, max_length=64)
+    service_date: date = Field(primary_key=True)
+    meal_slot: str = Field(primary_key=True, max_length=16)
+    menu_item_id: str = Field(primary_key=True, max_length=64)
+    portions_total: int  # sold when it was set + what the till said was left
+    updated_by: str = Field(default="", max_length=64)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

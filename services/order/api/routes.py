@@ -10,6 +10,8 @@ from services.order.api.schemas import (
     MaterializeOut,
     OrderOut,
     PlaceOrder,
+    PortionsIn,
+    PortionsOut,
     StandingOrderIn,
     StandingOrderOut,
     StandingOrderPatch,
@@ -43,7 +45,7 @@ async def place_order(
 ) -> Response:
     """Checkout at a till: priced and charged by pricing; the same Idempotency-Key never charges twice."""
     key = require_key(idempotency_key)
-    return await checkout(request).place(principal=principal, key=key, body=body)
+    return (await checkout(request).place(principal=principal, key=key, body=body)).response()
 
 
 @router.get("/orders/{order_id}", response_model=OrderOut, tags=["orders"])
@@ -91,10 +93,13 @@ async def get_standing_orders(session: SessionDep, principal: Till, card_id: Id 
 
 @router.patch("/standing-orders/{standing_order_id}", response_model=StandingOrderOut, tags=["standing orders"])
 async def patch_standing_order(
-    standing_order_id: uuid.UUID, body: StandingOrderPatch, session: SessionDep, principal: Till
+    standing_order_id: uuid.UUID, body: StandingOrderPatch, request: Request, principal: Till
 ) -> StandingOrderOut:
-    """Pause from a date (until `resume_on`, or open-ended), resume, or stop (`active: false`)."""
-    row = await service.update_standing_order(session, standing_order_id=standing_order_id, patch=body, principal=principal)
+    """Pause from a date (until `resume_on`, or open-ended), resume, or stop (`active: false`).
+
+    Pre-orders it already made for dates that are now paused (or all of them, when stopped) are cancelled and refunded,
+    as long as their cut-off has not passed."""
+    row = await checkout(request).update_standing_order(principal=principal, standing_order_id=standing_order_id, patch=body)
     return _standing_out(row)
 
 
@@ -111,11 +116,27 @@ async def get_till_menu(site_id: Id, service_date: Day, meal_slot: MealSlot, ses
     principal.require_scope("pos", site_id)
     site = await service.get_site(session, site_id)
     items = await service.menu_for(session, site=site, service_date=service_date, meal_slot=meal_slot)
+    left = await service.portions_left(session, service.Sitting(site_id, service_date, meal_slot))
     return TillMenu(
         site_id=site.site_id,
         site_name=site.name,
         site_kind=site.kind,
         service_date=service_date,
         meal_slot=meal_slot,
-        items=[TillMenuItem.model_validate(i, from_attributes=True) for i in items],
+        items=[
+            TillMenuItem.model_validate(
+                {**i.model_dump(), "portions_left": left.get(i.menu_item_id), "sold_out": left.get(i.menu_item_id) == 0}
+            )
+            for i in items
+        ],
     )
+
+
+@router.put("/sites/{site_id}/availability/{service_date}/{meal_slot}/{menu_item_id}", response_model=PortionsOut, tags=["till"])
+async def put_portions(
+    site_id: Id, service_date: Day, meal_slot: MealSlot, menu_item_id: Id, body: PortionsIn, session: SessionDep, principal: Till
+) -> PortionsOut:
+    """How many more portions of a dish this site can sell (0 = sold out, null = no limit): a sale beyond it is 409 sold_out."""
+    at = service.Sitting(site_id, service_date, meal_slot)
+    left = await service.set_portions(session, principal=principal, at=at, menu_item_id=menu_item_id, left=body.portions_left)
+    return PortionsOut(menu_item_id=menu_item_id, portions_left=left, sold_out=left == 0)

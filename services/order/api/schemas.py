@@ -111,6 +111,21 @@ class TillMenuItem(BaseModel):
     price_fen: int
     diet_variants: list[str]
     allergens: list[str]
+    portions_left: int | None = Field(default=None, description="what this site may still sell; null: no limit set")
+    sold_out: bool = False
+
+
+class PortionsIn(BaseModel):
+    """How many more portions of a dish this site can sell: 0 marks it sold out, null lifts the limit."""
+
+    model_config = ConfigDict(extra="forbid")
+    portions_left: Annotated[int, Field(ge=0, le=100_000, strict=True)] | None
+
+
+class PortionsOut(BaseModel):
+    menu_item_id: str
+    portions_left: int | None
+    sold_out: bool
 
 
 class TillMenu(BaseModel):
