@@ -1,5 +1,8 @@
 """Checkout benchmark: latency (p50/p99) and throughput at 1, 10 and 50 concurrent tills, all four services running.
 
+Each sale is a card-wallet payment (the usual till sale: pricing debits the wallet and writes the ledger postings); after a
+card's first lunch its meals are full price (one subsidised meal per slot), which costs pricing the same work.
+
 Baseline in the same run and at the same concurrency: GET /healthz on the order service (the HTTP round trip with
 no database and no NATS), so the ratio says what the saga (two transactions + a NATS charge) costs on top of it.
 Run: `python -m bench.order [--seconds 5] [--postgres URL]` (or `make bench`).
@@ -35,6 +38,16 @@ async def _pg_databases(admin_url: str, create: bool, names: list[str]) -> None:
         for name in names:
             await conn.exec_driver_sql(f'CREATE DATABASE "{name}"' if create else f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     await engine.dispose()
+
+
+async def _fill_wallets(pricing_url: str, cards: list[str]) -> None:
+    admin = {"Authorization": "Bearer " + issue_token(DEV_SECRET, sub="bench-admin", role="admin")}
+    async with httpx.AsyncClient(base_url=pricing_url, timeout=30) as client:
+        for card in cards:
+            r = await client.post(
+                f"/v1/cards/{card}/topups", json={"amount_fen": 50_000_000}, headers={**admin, "Idempotency-Key": f"bench-{card}"}
+            )
+            r.raise_for_status()
 
 
 async def _load(
@@ -89,6 +102,7 @@ async def _run(backend: str, pg_url: str | None, seconds: float) -> list[dict[st
         await wait_for_menus(urls=service_urls, secret=DEV_SECRET, site_id=TILL_SITE, today=today, slot="lunch")
         till = {"Authorization": "Bearer " + issue_token(DEV_SECRET, sub="bench-till", role="pos", scope=TILL_SITE)}
         cards = [c.card_id for c in DEMO_CARDS if c.status == "active"]
+        await _fill_wallets(stack.url("pricing"), cards)
 
         async def checkout(client: httpx.AsyncClient) -> httpx.Response:
             body = {
@@ -98,7 +112,7 @@ async def _run(backend: str, pg_url: str | None, seconds: float) -> list[dict[st
                 "service_date": str(today),
                 "meal_slot": "lunch",
                 "items": [{"menu_item_id": "set-a", "qty": 1}],
-                "payment_method": "cash",
+                "payment_method": "card_wallet",  # the till's usual sale: a wallet debit and ledger postings in pricing
             }
             return await client.post("/v1/orders", json=body, headers={**till, "Idempotency-Key": str(uuid.uuid4())})
 
