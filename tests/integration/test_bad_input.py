@@ -210,11 +210,19 @@ def menu_event(day: Any) -> MenuPublished:
     return MenuPublished(kitchen_id="k1", service_date=day, meal_slot="lunch", items=items)
 
 
+def other_kitchen_menu(day: Any) -> MenuPublished:
+    """Kitchen k2 (which supplies s2) cooks its own dish: it is not on the menu of the sites that k1 supplies."""
+    items = [MenuItem(menu_item_id="m-k2", name="k2 的菜", price_fen=900)]
+    return MenuPublished(kitchen_id="k2", service_date=day, meal_slot="lunch", items=items)
+
+
 CATALOG = [
     site_event("k1", "kitchen", "k1"),
     site_event("s1", "canteen", "k1", "k1"),
     site_event("cart1", "cart", "k1", "k1"),
     site_event("late1", "canteen", "k1", "k1", lunch_cutoff="00:00"),  # pre-orders for today are always closed
+    site_event("k2", "kitchen", "k2"),
+    site_event("s2", "canteen", "k2", "k2"),
 ]
 
 
@@ -261,6 +269,7 @@ async def order(start_service, token):  # type: ignore[no-untyped-def]
             await order_service.record_site(session, event)
         await order_service.record_menu(session, menu_event(DAY))
         await order_service.record_menu(session, menu_event(TOMORROW))
+        await order_service.record_menu(session, other_kitchen_menu(DAY))
         session.add_all([confirmed, rejected])
     return SimpleNamespace(
         app=app, client=client, admin=token("admin"), pos=token("pos", "s1"), confirmed=confirmed.order_id, rejected=rejected.order_id
@@ -730,6 +739,14 @@ ORDER_CASES = [
         headers=key(),
     ),
     Case("wallet_without_card", "/v1/orders", json=w(ORDER, payment_method="card_wallet"), code="wallet_needs_card", headers=key()),
+    Case(
+        "dish_of_another_kitchen",
+        "/v1/orders",
+        json=w(ORDER, items=[{"menu_item_id": "m-k2", "qty": 1}]),
+        code="unknown_menu_item",
+        headers=key(),
+    ),
+    Case("site_of_another_kitchen", "/v1/orders", json=w(ORDER, site_id="s2"), code="unknown_menu_item", headers=key()),
 ]
 
 
