@@ -109,13 +109,15 @@ async def put_card(session: AsyncSession, outbox: Outbox, *, card_id: str, data:
     if data["birth_date"] > today or data["birth_date"].year < 1900:
         raise Problem(422, "invalid_birth_date", "birth_date must be between 1900 and today")
     id_number: str = data.pop("id_number")
+    card = await session.get(Card, card_id)
+    if data.get("status") is None:  # an edit that names no status keeps it (a lost card stays lost)
+        data["status"] = card.status if card is not None else rules.ACTIVE
     fields: dict[str, Any] = {
         **data,
         "id_hash": hash_identity(id_number, pepper),
         "id_last4": id_number[-4:].upper(),
         "updated_at": utcnow(),
     }
-    card = await session.get(Card, card_id)
     if card is None:
         card = Card(card_id=card_id, **fields)
         session.add(card)
@@ -299,8 +301,12 @@ async def _lines(session: AsyncSession, *, kitchen_id: str, req: QuoteRequest) -
 
 
 async def _slot_usage(session: AsyncSession, *, card_id: str, service_date: date, meal_slot: str) -> tuple[int, bool]:
-    """Subsidised meals already charged in this slot, and whether today's group subsidy is used."""
-    in_slot = case((and_(col(Charge.meal_slot) == meal_slot, col(Charge.subsidised).is_(True)), 1), else_=0)
+    """Meals already charged in this slot that got a subsidy, and whether today's group subsidy is used.
+
+    A meal counts by its amounts, not by the `subsidised` flag (rows written before the fix carry it for every tier holder).
+    """
+    got_subsidy = col(Charge.age_discount_fen) + col(Charge.group_subsidy_fen) > 0
+    in_slot = case((and_(col(Charge.meal_slot) == meal_slot, got_subsidy), 1), else_=0)
     group = case((col(Charge.group_subsidy_fen) > 0, 1), else_=0)
     query = sa_select(func.coalesce(func.sum(in_slot), 0), func.coalesce(func.sum(group), 0)).where(
         col(Charge.card_id) == card_id, col(Charge.service_date) == service_date, col(Charge.status) == "charged"
@@ -409,11 +415,14 @@ async def _insert_once(session: AsyncSession, row: Charge) -> bool:
 
 async def charge(session: AsyncSession, req: ChargeRequest, *, tz: str) -> ChargeResult:
     """Take the allowances, debit the wallet and post the ledger, once per order_id."""
+    # A replay returns the first result before any other check: the card may have changed or be unknown by now.
+    existing = await _charged(session, req.order_id)
+    if existing is not None:
+        return existing
     # With a card, its row lock queues twin requests of this order (and every charge of the card): the check after it
     # sees what the winner committed. Without a card, the insert below resolves a twin.
     card = await get_card(session, req.card_id, for_update=True) if req.card_id else None
-    existing = await _charged(session, req.order_id)
-    if existing is not None:
+    if card is not None and (existing := await _charged(session, req.order_id)) is not None:
         return existing
     if card is not None:
         _refuse_inactive(card)

@@ -219,4 +219,41 @@ async def test_an_admin_tops_up_a_card_and_reads_the_months_settlement(pricing_u
     await expect(page.locator("#city-message")).to_contain_text("年龄分档之间有空缺")
     assert len(await _api(pricing_url, "/v1/policies/city")) == 2, "a refused policy stores nothing"
 
+    # a district policy: xihu's city share and a new group subsidy from tomorrow, listed as upcoming above today's
+    await page.select_option("#district-select", "xihu")
+    await expect(page.locator("#district-versions tbody tr")).to_have_count(1)
+    await expect(page.locator("#district-share")).to_have_value("30")
+    await expect(page.locator("#group-rows tbody tr")).to_have_count(2)
+    await page.fill("#district-effective", tomorrow)
+    await page.fill("#district-share", "40")
+    await page.click("#add-group")
+    added = page.locator("#group-rows tbody tr").last
+    await added.locator(".group-code").select_option("tekun")
+    await added.locator(".group-amount").fill("6.50")
+    await page.click("#district-save")
+    await expect(page.locator("#district-message")).to_have_text(f"西湖区 的政策已保存，自 {tomorrow} 起生效。")
+    newest = page.locator("#district-versions tbody tr").first
+    await expect(page.locator("#district-versions tbody tr")).to_have_count(2)
+    await expect(newest.locator("td")).to_have_text([tomorrow, "40%", "低保 ¥3.00 （满 ¥10.00）；失能 ¥5.00；特困 ¥6.50", "待生效"])
+    await expect(page.locator("#district-versions tbody tr").last.locator("td").last).to_have_text("现行")
+    xihu = await _api(pricing_url, "/v1/policies/districts?district=xihu")
+    assert [(v["effective_from"], v["city_share_percent"], v["in_force"]) for v in xihu] == [
+        ("2020-01-01", 30, True),
+        (tomorrow, 40, False),
+    ]
+    assert xihu[-1]["group_subsidies"][-1] == {"group": "tekun", "amount_fen": 650, "min_spend_fen": 0}
+    # the form shows today's version again; a group listed twice is refused and stores nothing
+    await expect(page.locator("#group-rows tbody tr")).to_have_count(2)
+    await page.click("#add-group")
+    await page.locator("#group-rows tbody tr").last.locator(".group-code").select_option("dibao")
+    await page.fill("#district-effective", str(TODAY + timedelta(days=2)))
+    await page.click("#district-save")
+    await expect(page.locator("#district-message")).to_contain_text("同一群体只能填写一次")
+    assert len(await _api(pricing_url, "/v1/policies/districts?district=xihu")) == 2, "a refused policy stores nothing"
+    await page.click("#lang-toggle")
+    await expect(newest.locator("td").nth(2)).to_have_text(
+        "minimum income (dibao) ¥3.00 (from ¥10.00); disabled (shineng) ¥5.00; extremely poor (tekun) ¥6.50"
+    )
+    await expect(newest.locator("td").last).to_have_text("upcoming")
+
     assert problems == [], problems

@@ -71,6 +71,41 @@ async def test_a_card_shows_only_the_last_four_digits_of_the_identity_number(wor
     assert "4321" not in raw and "33010219500308" not in raw and "id_" not in raw, "no identity number ever leaves pricing"
 
 
+async def test_an_update_without_a_status_keeps_the_cards_status(world: World) -> None:
+    created = await world.pricing.put("/v1/cards/HZ-KEEP", json=CARD, headers=ADMIN)
+    assert (created.status_code, created.json()["status"]) == (200, "active"), "a new card without a status is active"
+    for status in ("reported_lost", "suspended", "active"):
+        r = await world.pricing.put("/v1/cards/HZ-KEEP", json={**CARD, "status": status}, headers=ADMIN)
+        assert r.json()["status"] == status
+        edited = {**CARD, "emergency_contact": f"儿子 1390000{len(status):04d}"}  # no status: an edit of the profile only
+        r = await world.pricing.put("/v1/cards/HZ-KEEP", json=edited, headers=ADMIN)
+        assert (r.status_code, r.json()["status"], r.json()["emergency_contact"]) == (200, status, edited["emergency_contact"])
+        shown = (await world.pricing.get("/v1/cards/HZ-KEEP", headers=ADMIN)).json()
+        assert shown["status"] == status, "a lost or suspended card is not reactivated by an edit"
+
+
+async def test_repeated_groups_diets_and_allergens_are_stored_once_in_first_seen_order(world: World) -> None:
+    body = {**CARD, "groups": ["dibao", "tekun", "dibao"], "diets": ["soft", "low_salt", "soft"], "allergens": ["fish", "fish"]}
+    r = await world.pricing.put("/v1/cards/HZ-TWICE", json=body, headers=ADMIN)
+    assert r.status_code == 200, r.text
+    expected = {"groups": ["dibao", "tekun"], "diets": ["soft", "low_salt"], "allergens": ["fish"]}
+    assert {k: r.json()[k] for k in expected} == expected
+    shown = (await world.pricing.get("/v1/cards/HZ-TWICE", headers=ADMIN)).json()
+    assert {k: shown[k] for k in expected} == expected
+    js = world.nc.jetstream()
+
+    async def published() -> dict[str, Any]:
+        try:
+            msg = await js.get_last_msg("MEALS", "card.profile.updated.v1")
+        except NotFoundError:
+            return {}
+        event = json.loads(msg.data)
+        return event if event["card_id"] == "HZ-TWICE" else {}
+
+    event = await eventually(published)
+    assert (event["diets"], event["allergens"]) == (["soft", "low_salt"], ["fish"]), "the kitchen and drivers count each diet once"
+
+
 async def test_cards_are_found_by_id_or_name(world: World) -> None:
     for card_id, name in (("HZ0001", "张建国"), ("HZ0010", "张秀兰"), ("HZ0100", "李四"), ("XH0001", "王五")):
         await world.put_card(card_id, birth=born(70, TODAY), name=name)
@@ -186,6 +221,13 @@ BAD_DISTRICT: list[tuple[str, str, dict[str, Any], str]] = [
     ("amount in yuan with decimals", "xihu", {"group_subsidies": [{"group": "dibao", "amount_fen": 5.5}]}, "validation_error"),
     ("city share above 100", "xihu", {"city_share_percent": 101}, "validation_error"),
     ("malformed date", "xihu", {"effective_from": "2026-13-01"}, "validation_error"),
+    ("negative city share", "xihu", {"city_share_percent": -1}, "validation_error"),
+    ("a city share in decimals", "xihu", {"city_share_percent": 12.5}, "validation_error"),
+    ("negative minimum spend", "xihu", {"group_subsidies": [{"group": "dibao", "amount_fen": 100, "min_spend_fen": -1}]},
+     "validation_error"),
+    ("an empty group", "xihu", {"group_subsidies": [{"group": "", "amount_fen": 100}]}, "validation_error"),
+    ("an extra field", "xihu", {"per_slot_limit": 2}, "validation_error"),
+    ("a malformed district", "bad%20district", {}, "validation_error"),
 ]  # fmt: skip
 
 
@@ -208,7 +250,10 @@ async def test_bad_district_policies_are_422_and_store_nothing(
     body = {"effective_from": "2030-01-01", "city_share_percent": 10, "group_subsidies": [], **change}
     r = await world.pricing.put(f"/v1/policies/districts/{district}", json=body, headers=ADMIN)
     assert (r.status_code, r.json()["code"]) == (422, code), r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert {"type", "title", "status", "detail"} <= r.json().keys() and r.json()["status"] == 422
     assert await count(world, DistrictPolicyVersion) == before
+    assert "2030-01-01" not in (await world.pricing.get("/v1/policies/districts", headers=ADMIN)).text
 
 
 async def test_the_admin_page_loads_without_a_token_and_its_api_needs_one(world: World) -> None:

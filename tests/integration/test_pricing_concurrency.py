@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from shared.errors import Problem
-from shared.events import ChargeResult
+from shared.events import ChargeResult, RefundResult
 from tests.conftest import BACKENDS
 from tests.pricing_support import ADMIN, World, born, world_for
 
@@ -84,3 +84,28 @@ async def test_the_same_top_up_sent_ten_times_at_once_credits_once(world: World)
     distinct = await asyncio.gather(*(world.topup(card, 100) for _ in range(10)))
     assert {r.status_code for r in distinct} == {201}
     assert await world.balance(card) == 5000 + 10 * 100, "no credit lost, none doubled"
+
+
+async def test_the_same_refund_sent_ten_times_at_once_reverses_the_charge_once(world: World) -> None:
+    card = card_id()
+    await world.put_card(card, birth=born(75, D), topup_fen=5000)
+    before_charge = await world.ledger()
+    paid = await world.charge(day=D, card=card, pay="card_wallet")
+    assert (paid.senior_pays_fen, paid.wallet_balance_fen) == (840, 4160)
+    charged = await world.ledger()
+    month = (await world.settlement("2025-06"))["totals"]
+    results = await asyncio.gather(*(world.refund(paid.order_id) for _ in range(10)), return_exceptions=True)
+    assert not [r for r in results if isinstance(r, BaseException)], results
+    answers = [r for r in results if isinstance(r, RefundResult)]
+    assert {(r.order_id, r.refunded, r.refunded_fen, r.wallet_balance_fen) for r in answers} == {(paid.order_id, True, 840, 5000)}
+    assert len({r.model_dump_json() for r in answers}) == 1 and len(answers) == 10, "every copy got the one refund"
+    assert await world.balance(card) == 5000, "the wallet was credited once"
+    refunded = await world.ledger()
+    assert refunded[0] == charged[0] and refunded[2] == 0
+    assert refunded[1] - charged[1] == charged[1] - before_charge[1], "one reversing posting per posting of the charge"
+    after = (await world.settlement("2025-06"))["totals"]
+    assert (month["meals"] - after["meals"], month["subsidy_fen"] - after["subsidy_fen"]) == (1, 360), "the claim reversed once"
+    meals = (await world.pricing.get(f"/v1/cards/{card}/meals", headers=ADMIN)).json()
+    assert [(m["order_id"], m["status"]) for m in meals] == [(str(paid.order_id), "refunded")]
+    again = await world.charge(day=D, card=card, pay="card_wallet")
+    assert (again.senior_pays_fen, again.wallet_balance_fen, again.reasons) == (840, 4160, []), "the lunch allowance came back"

@@ -10,17 +10,35 @@ import pytest
 from shared.errors import Problem
 from shared.events import QuoteLine
 from tests.conftest import BACKENDS
-from tests.pricing_support import ADMIN, World, born, world_for
+from tests.pricing_support import ADMIN, CITY_POLICY, World, born, world_for
 
 pytestmark = pytest.mark.timeout(90)
 
 D = date(2025, 6, 15)
 MENUS = [(D, "lunch"), (D, "dinner")]
+# Days on which a card holder's meal can get no subsidy at all: a 0-fen dish on the menu, then (later city policy
+# versions) a discount cap of 0 and a tier paying 100%. Each is after D, so the meals above D see the seed policy.
+TEA_DAY, CAP_ZERO_DAY, FULL_PAY_DAY = date(2025, 9, 1), date(2025, 10, 1), date(2025, 11, 1)
+TEA_MENU = {"tea": 0, "soup": 350, "set-a": 1200}
+TIERS_60_PAY_ALL = [
+    {"min_age": 60, "max_age": 69, "pay_percent": 100},
+    {"min_age": 70, "max_age": 79, "pay_percent": 70},
+    {"min_age": 80, "max_age": None, "pay_percent": 50},
+]
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 async def world(request: pytest.FixtureRequest, nats_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
     async with world_for(request.param, tmp_path_factory.mktemp("ledger"), nats_url, menus=MENUS) as w:
+        days = (TEA_DAY, CAP_ZERO_DAY, FULL_PAY_DAY)
+        for day in days:
+            await w.put_menu(day, prices=TEA_MENU)
+        await w.menus_known([(day, "lunch") for day in days])
+        for policy in (
+            {**CITY_POLICY, "effective_from": str(CAP_ZERO_DAY), "discount_cap_fen": 0},
+            {**CITY_POLICY, "effective_from": str(FULL_PAY_DAY), "age_tiers": TIERS_60_PAY_ALL},
+        ):
+            assert (await w.pricing.put("/v1/policies/city", json=policy, headers=ADMIN)).status_code == 200
         yield w
 
 
@@ -47,6 +65,80 @@ async def test_replaying_a_charge_returns_the_first_result_and_changes_nothing(w
     assert await world.ledger() == before
     assert await world.balance(card) == 4160
     assert [m["order_id"] for m in await meals(world, card)] == [str(req.order_id)]
+
+
+async def test_a_replay_returns_the_first_result_even_when_the_card_is_unknown_or_changed(world: World) -> None:
+    card = card_id()
+    await world.put_card(card, birth=born(75, D), topup_fen=5000)
+    req = world.request(day=D, card=card, pay="card_wallet")
+    first = await world.charge(req)
+    before = await world.ledger()
+    replays = [
+        {"card_id": "NO-SUCH-CARD"},  # no such card: still the first result, not 404
+        {"card_id": None},  # a wallet payment without a card
+        {"site_id": "nowhere", "items": [QuoteLine(menu_item_id="lobster", qty=1)]},
+    ]
+    for change in replays:
+        assert await world.charge(req.model_copy(update=change)) == first, change
+    await world.put_card(card, birth=born(75, D), status="reported_lost")
+    assert await world.charge(req) == first, "the card was reported lost after the meal was paid"
+    assert await world.ledger() == before
+    assert await world.balance(card) == 4160
+    assert [(m["order_id"], m["status"]) for m in await meals(world, card)] == [(str(req.order_id), "charged")]
+
+
+async def quote_http(world: World, *, day: date, card: str, items: list[tuple[str, int]]) -> dict[str, Any]:
+    body = {
+        "site_id": "ct-qingbo",
+        "card_id": card,
+        "service_date": str(day),
+        "meal_slot": "lunch",
+        "items": [{"menu_item_id": m, "qty": q} for m, q in items],
+    }
+    r = await world.pricing.post("/v1/quotes", json=body, headers=ADMIN)
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+# (case, service date, age, groups, the first lunch (which gets no subsidy), its reasons, the second lunch's fields)
+UNSUBSIDISED_FIRST: list[tuple[str, date, int, list[str], list[tuple[str, int]], list[str], dict[str, Any]]] = [
+    ("a 0-fen tea", TEA_DAY, 80, [], [("tea", 1)], [],
+     {"pay_percent": 50, "age_discount_fen": 600, "group_subsidy_fen": 0, "senior_pays_fen": 600}),
+    ("a discount cap of 0", CAP_ZERO_DAY, 75, ["dibao"], [("soup", 1)], ["group_min_spend_not_met"],
+     {"pay_percent": 70, "age_discount_fen": 0, "group_subsidy_fen": 500, "senior_pays_fen": 700}),
+    ("a tier paying 100%", FULL_PAY_DAY, 65, ["dibao"], [("soup", 1)], ["group_min_spend_not_met"],
+     {"pay_percent": 100, "age_discount_fen": 0, "group_subsidy_fen": 500, "senior_pays_fen": 700}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("case", "day", "age", "groups", "first_items", "first_reasons", "second"), UNSUBSIDISED_FIRST, ids=[u[0] for u in UNSUBSIDISED_FIRST]
+)
+async def test_a_meal_that_got_no_subsidy_leaves_the_slot_allowance_unused(
+    world: World,
+    case: str,
+    day: date,
+    age: int,
+    groups: list[str],
+    first_items: list[tuple[str, int]],
+    first_reasons: list[str],
+    second: dict[str, Any],
+) -> None:
+    card = card_id()
+    await world.put_card(card, birth=born(age, day), groups=groups)
+    first = await world.charge(day=day, card=card, items=first_items)
+    assert (first.age_discount_fen + first.group_subsidy_fen, first.senior_pays_fen, first.reasons) == (
+        0,
+        first.list_total_fen,
+        first_reasons,
+    )
+    shown = await quote_http(world, day=day, card=card, items=[("set-a", 1)])
+    assert {k: shown[k] for k in second} == second and shown["reasons"] == [], "the till offers the subsidy"
+    paid = await world.charge(day=day, card=card)
+    assert {k: getattr(paid, k) for k in second} == second and paid.reasons == [], case
+    third = await world.charge(day=day, card=card)
+    assert (third.senior_pays_fen, third.reasons) == (1200, ["slot_limit_reached"]), "the subsidised lunch does use the allowance"
+    assert [m["subsidy_fen"] for m in await meals(world, card)].count(0) == 2
 
 
 async def test_a_refund_reverses_the_charge_once_and_gives_the_allowances_back(world: World) -> None:

@@ -156,7 +156,9 @@ async def test_a_month_closed_while_charges_arrive_matches_its_ledger(world: Wor
     assert frozen["full_price"]["meals"] + (open_after - open_before) == 20
 
 
-@pytest.mark.parametrize("month", ["2026-13", "2026-00", "abc", "2026-1", "1999-12", "2026-05-01"])
+@pytest.mark.parametrize(
+    "month", ["2026-13", "2026-00", "abc", "2026-1", "1999-12", "2026-05-01", "2025-02%0A", "2025-02%0D", "%202025-02"]
+)
 async def test_malformed_months_are_422_and_store_nothing(world: World, month: str) -> None:
     before = await world.ledger()
     for method in ("GET", "POST"):

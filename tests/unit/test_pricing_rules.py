@@ -251,7 +251,25 @@ def test_discount_cap(cap: int | None, discount: int) -> None:
     q = price(card(AGE_70), city=city)
     assert q.age_discount_fen == discount
     assert q.senior_pays_fen == 1400 - discount
-    assert q.subsidised is True
+    assert q.subsidised is (discount > 0)
+
+
+PAYS_ALL_AT_60 = dataclasses.replace(CITY, age_tiers=(AgeTier(60, 69, 100), *DEFAULT_AGE_TIERS[1:]))
+
+
+@pytest.mark.parametrize(
+    ("case", "diner", "list_total", "city"),
+    [
+        ("a 0-fen dish", card(AGE_80), 0, CITY),
+        ("a tier paying 100%", card(AGE_60), 1400, PAYS_ALL_AT_60),
+        ("a discount cap of 0", card(AGE_70), 1400, dataclasses.replace(CITY, discount_cap_fen=0)),
+    ],
+)
+def test_a_meal_without_any_subsidy_is_not_a_subsidised_meal(case: str, diner: CardFacts, list_total: int, city: CityPolicy) -> None:
+    q = price(diner, list_total=list_total, city=city, district=None)
+    assert (q.subsidy_fen, q.senior_pays_fen, q.subsidised, q.funder_district) == (0, list_total, False, None), case
+    with_group = price(card(diner.birth_date, groups=("dibao",)), list_total=list_total, city=city)
+    assert with_group.subsidised is (with_group.subsidy_fen > 0), "a group subsidy alone makes it a subsidised meal"
 
 
 def test_zero_subsidy_names_no_funder() -> None:
@@ -744,9 +762,7 @@ def test_property_amounts_add_up_and_stay_in_range(inputs: dict[str, object]) ->
     assert 0 <= q.senior_pays_fen <= q.list_total_fen
     assert q.age_discount_fen >= 0
     assert q.group_subsidy_fen >= 0
-    if not q.subsidised:
-        assert q.subsidy_fen == 0
-        assert q.reasons
+    assert q.subsidised is (q.subsidy_fen > 0), "only a meal that got a subsidy counts against the per-slot limit"
     if q.group is None:
         assert q.group_subsidy_fen == 0
 

@@ -57,7 +57,11 @@ def test_a_month_is_yyyy_mm(text: str) -> None:
     assert parse_period(text) == text
 
 
-@pytest.mark.parametrize("text", ["2026-13", "2026-00", "2026-1", "abc", "", "2026-05-01", "1999-12", "2101-01", "２０２６-05", " 2026-05"])
+MALFORMED_MONTHS = ["2026-13", "2026-00", "2026-1", "abc", "", "2026-05-01", "1999-12", "2101-01", "２０２６-05", " 2026-05"]
+TRAILING = ["2026-05\n", "2026-05\r\n", "2026-05 "]  # "2026-05%0A" in a URL: `$` alone would match before the newline
+
+
+@pytest.mark.parametrize("text", MALFORMED_MONTHS + TRAILING)
 def test_malformed_months_are_refused(text: str) -> None:
     with pytest.raises(PeriodError):
         parse_period(text)

@@ -4,7 +4,7 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from shared.events import Day
 from shared.money import Fen
@@ -15,17 +15,27 @@ PlainText = r"^[^\x00-\x1f\x7f]*$"
 Percent = Annotated[int, Field(ge=0, le=100, strict=True)]
 
 
+def _first_seen(codes: list[str]) -> list[str]:
+    return list(dict.fromkeys(codes))
+
+
+# a card's groups, diets or allergens: each stored once, in the order first given
+Codes = Annotated[list[str], Field(max_length=10), AfterValidator(_first_seen)]
+
+
 class CardIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=50, pattern=PlainText)
     birth_date: Day
     id_number: IdNumber
     home_district: str = Field(min_length=1, max_length=64)
-    groups: list[str] = Field(default_factory=list, max_length=10)
-    diets: list[str] = Field(default_factory=list, max_length=10)
-    allergens: list[str] = Field(default_factory=list, max_length=10)
+    groups: Codes = Field(default_factory=list)
+    diets: Codes = Field(default_factory=list)
+    allergens: Codes = Field(default_factory=list)
     emergency_contact: str = Field(default="", max_length=100, pattern=PlainText)
-    status: Literal["active", "suspended", "reported_lost"] = "active"
+    status: Literal["active", "suspended", "reported_lost"] | None = Field(
+        default=None, description="omitted (or null): the card keeps its status; a new card is active"
+    )
 
 
 class CardOut(BaseModel):

@@ -93,7 +93,7 @@ class Quote:
     city_part_fen: int
     district_part_fen: int
     reasons: tuple[str, ...]
-    subsidised: bool
+    subsidised: bool  # got a subsidy (age discount + group subsidy > 0): counts against the per-slot limit
     group: str | None
 
     @property
@@ -334,7 +334,8 @@ def _subsidised_quote(
         city_part_fen=city_part,
         district_part_fen=subsidy - city_part,
         reasons=outcome.reasons,
-        subsidised=True,
+        # Only a meal that got a subsidy counts against the per-slot limit (a 0-fen dish, a 100% tier, a cap of 0 do not).
+        subsidised=subsidy > 0,
         group=outcome.group,
     )
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-PERIOD_PATTERN = re.compile(r"^([0-9]{4})-([0-9]{2})$")
+PERIOD_PATTERN = re.compile(r"([0-9]{4})-([0-9]{2})")  # whole text only: fullmatch (a `$` would let "2026-05\n" through)
 AMOUNTS = (
     "list_total_fen",
     "senior_paid_fen",
@@ -32,7 +32,7 @@ class PeriodError(ValueError):
 
 def parse_period(text: str) -> str:
     """The canonical `yyyy-mm`, or PeriodError for 2026-13, 2026-1, abc."""
-    match = PERIOD_PATTERN.match(text)
+    match = PERIOD_PATTERN.fullmatch(text)
     if match is None:
         raise PeriodError(f"{text!r} is not a month written yyyy-mm")
     year, month = int(match.group(1)), int(match.group(2))

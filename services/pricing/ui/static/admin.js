@@ -183,7 +183,7 @@
       body.appendChild(
         el("tr", {}, [
           cell(v.effective_from),
-          cell(v.age_tiers.map(tierText).join("；")),
+          cell(v.age_tiers.map(tierText).join(t("item_separator"))),
           cell(String(v.per_slot_limit), true),
           cell(v.discount_cap_fen === null ? t("no_cap") : "¥" + P.yuan(v.discount_cap_fen), true),
           el("td", {}, [stateBadge(v)]),
@@ -293,7 +293,7 @@
         el("tr", {}, [
           cell(v.effective_from),
           cell(v.city_share_percent + "%", true),
-          cell(v.group_subsidies.length ? v.group_subsidies.map(subsidyText).join("；") : t("none")),
+          cell(v.group_subsidies.length ? v.group_subsidies.map(subsidyText).join(t("item_separator")) : t("none")),
           el("td", {}, [stateBadge(v)]),
         ])
       );
