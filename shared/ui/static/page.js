@@ -32,11 +32,13 @@
   }
   ApiError.prototype = Object.create(Error.prototype);
 
-  /* A user-facing sentence for an error: our own text for known codes, else the server's detail and code. */
+  /* A user-facing sentence for an error: our own text for known codes; else, in English the server's detail and code,
+     in Chinese a Chinese sentence with the code (the server's detail is English). */
   function describe(error) {
     if (!(error instanceof ApiError)) return t("network_error");
     var key = "problem." + error.code;
     if (window.I18N.has(key)) return t(key, error.body);
+    if (window.I18N.lang() === "zh") return t("problem_other", { code: error.code });
     return (error.detail || error.code) + " (" + t("error_code") + ": " + error.code + ")";
   }
 
