@@ -3,11 +3,11 @@
 import re
 import secrets
 from datetime import UTC, date, datetime
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, TypeVar
 from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from shared.money import Fen
 
@@ -28,7 +28,19 @@ def _iso_day(value: object) -> object:
     raise ValueError("a date is written YYYY-MM-DD")
 
 
-Day = Annotated[date, BeforeValidator(_iso_day)]
+SERVICE_YEARS = (2000, 2100)
+
+
+def _service_year(value: date) -> date:
+    """The kitchen counts weeks back from a service date: year 1 or 9999 is a mistake, not a day to plan."""
+    first, last = SERVICE_YEARS
+    if not first <= value.year <= last:
+        raise ValueError(f"a service date lies in the years {first}..{last}")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_iso_day)]  # any date written YYYY-MM-DD: a birth date, a policy's first day
+ServiceDay = Annotated[Day, AfterValidator(_service_year)]  # the day a meal is served, in every API and event
 
 STREAM_SUBJECTS = ["order.>", "catalog.>", "kitchen.>", "delivery.>", "food_safety.>", "card.>"]
 
@@ -47,7 +59,17 @@ def new_traceparent() -> str:
 
 
 class Contract(BaseModel):
+    """Strict as written (a typo in a producer, an unknown field in an HTTP body fails); see `read_contract`."""
+
     model_config = ConfigDict(extra="forbid")
+
+
+C = TypeVar("C", bound=BaseModel)
+
+
+def read_contract(model: type[C], data: str | bytes) -> C:
+    """What a service reads from another over NATS: fields a newer producer added are ignored (API.md: add fields freely)."""
+    return model.model_validate_json(data, extra="ignore")
 
 
 class Event(Contract):
@@ -87,7 +109,7 @@ class MenuItem(Contract):
 class MenuPublished(Event):
     SUBJECT: ClassVar[str] = "catalog.menu.published.v1"
     kitchen_id: Id
-    service_date: Day
+    service_date: ServiceDay
     meal_slot: MealSlot
     items: list[MenuItem]
 
@@ -120,7 +142,7 @@ class OrderConfirmed(Event):
     kitchen_id: Id | None
     card_id: Id | None
     channel: Channel
-    service_date: Day
+    service_date: ServiceDay
     meal_slot: MealSlot
     items: list[OrderLine]
     list_total_fen: Fen
@@ -132,7 +154,7 @@ class OrderCancelled(Event):
     SUBJECT: ClassVar[str] = "order.cancelled.v1"
     order_id: UUID
     site_id: Id
-    service_date: Day
+    service_date: ServiceDay
     meal_slot: MealSlot
     reason: str = ""
 
@@ -161,7 +183,7 @@ class BatchStatus(Event):
 class DispatchRequested(Event):
     SUBJECT: ClassVar[str] = "kitchen.dispatch.requested.v1"
     kitchen_id: Id
-    service_date: Day
+    service_date: ServiceDay
     meal_slot: MealSlot
     batch_ids: list[Id]
     cooked_at: datetime
@@ -236,7 +258,7 @@ class QuoteLine(Contract):
 class QuoteRequest(Contract):
     site_id: Id
     card_id: Id | None = None
-    service_date: Day
+    service_date: ServiceDay
     meal_slot: MealSlot
     items: list[QuoteLine] = Field(min_length=1, max_length=50)
 

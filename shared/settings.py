@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     stream_name: str = "MEALS"
     stream_duplicate_window_s: float = 600.0
+    stream_check_s: float = 2.0  # how often the bus checks that the stream still exists (it re-declares it at once on reconnect)
     relay_poll_s: float = 0.5
     consumer_max_deliver: int = 5
     consumer_backoff_s: list[float] = Field(default_factory=lambda: [0.2, 1.0, 5.0, 15.0])

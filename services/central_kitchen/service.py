@@ -1,6 +1,6 @@
 """Use cases of the central kitchen: take a session and the outbox, never commit."""
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from sqlalchemy import delete, func
@@ -229,7 +229,7 @@ async def production_plan(
 
 async def _weekly_dine_in(session: AsyncSession, *, site_id: str, item: str, service_date: date, meal_slot: str) -> list[int]:
     """Dine-in sales of an item on the same weekday in each of the last four weeks that had any."""
-    days = [service_date - timedelta(weeks=w) for w in range(4, 0, -1)]
+    days = rules.same_weekday_before(service_date, weeks=4)
     rows = await session.execute(
         select(col(KitchenOrder.service_date), func.sum(KitchenOrderLine.qty))
         .join(KitchenOrderLine, col(KitchenOrderLine.order_id) == KitchenOrder.order_id)

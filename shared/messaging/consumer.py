@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import Database
-from shared.events import Event, utcnow
+from shared.events import Event, read_contract, utcnow
 from shared.messaging.bus import Bus
 from shared.messaging.tables import MessagingTables
 from shared.metrics import EVENTS_CONSUMED
@@ -96,6 +96,8 @@ class DurableConsumer:
         await self.bus.ready.wait()
         while True:
             try:
+                # NATS back without its store: the bus declares the stream again, then this declares the durable again
+                await self.bus.stream_ready.wait()
                 await self.declare()
                 sub = await self.bus.js.pull_subscribe_bind(durable=self.name, stream=self.bus.settings.stream_name)
                 while True:
@@ -136,7 +138,7 @@ class DurableConsumer:
 
     def _parse(self, msg: Msg) -> Event:
         try:
-            return self.subscription.event_type.model_validate_json(msg.data)
+            return read_contract(self.subscription.event_type, msg.data)
         except ValidationError as exc:
             raise Poison(f"invalid {self.subject} payload: {exc.errors()[:3]}") from exc
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.db import Database
+from shared.events import read_contract
 from shared.metrics import RPC_REQUESTS
 from shared.problem import Problem
 
@@ -76,7 +77,7 @@ class RpcServer:
         async with self._limit:
             try:
                 try:
-                    payload = endpoint.request_model.model_validate_json(request.data)
+                    payload = read_contract(endpoint.request_model, request.data)
                 except ValidationError as exc:
                     raise Problem(422, "validation_error", str(exc.errors()[:3])) from exc
                 async with self.db.transaction() as session:
@@ -109,4 +110,4 @@ async def call(nc: Client | None, subject: str, request: BaseModel, response_mod
             raise Problem(int(body["status"]), str(body["code"]), str(body.get("detail", "")), **extra)
         except (ValueError, KeyError) as exc:
             raise Problem(502, "upstream_error", f"{subject} failed: {headers.get(ERROR_CODE_HEADER)}") from exc
-    return response_model.model_validate_json(msg.data)
+    return read_contract(response_model, msg.data)

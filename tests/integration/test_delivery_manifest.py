@@ -83,3 +83,11 @@ async def test_manifest_carries_diets_and_respects_a_cancellation_that_overtook_
         "/v1/deliveries", params={"service_date": str(day), "meal_slot": "lunch", "kitchen_id": "ck-t"}, headers=token("kitchen", "ck-b")
     )
     assert other.status_code == 403
+
+
+@pytest.mark.parametrize("day", ["0001-01-05", "9999-12-31"])
+async def test_a_manifest_for_a_date_outside_2000_to_2100_is_a_validation_error(start_service, token, day: str) -> None:  # type: ignore[no-untyped-def]
+    _, delivery = await start_service("delivery")
+    r = await delivery.get("/v1/deliveries", params={"service_date": day, "meal_slot": "lunch"}, headers=token("admin"))
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", r.text
+    assert r.json()["code"] == "validation_error" and "2000..2100" in r.json()["detail"]

@@ -1,61 +1,53 @@
-"""/healthz, /readyz and /metrics: readiness follows the database and NATS, both ways."""
+"""/healthz, /readyz and /metrics: readiness follows the database, NATS and its stream, both ways, in every service."""
 
-import subprocess
 from pathlib import Path
 
+import nats
 import pytest
 
 from services.central_kitchen.main import create_app
-from shared.devstack import free_port, nats_server_binary, reachable
+from shared.devstack import SERVICES, free_port
 from tests.conftest import running_app, settings_for
 from tests.helpers import eventually
+from tests.nats_process import NatsProcess
 
 pytestmark = pytest.mark.timeout(60)
 
 
-def _nats(port: int, store: Path) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [nats_server_binary(), "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", str(store)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(100):
-        if reachable("127.0.0.1", port):
-            return proc
-        __import__("time").sleep(0.05)
-    raise RuntimeError("nats-server did not start")
+@pytest.mark.parametrize("service", SERVICES)
+async def test_readyz_follows_nats_and_its_stream_going_away_and_coming_back(service: str, migrated_db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    server = NatsProcess(free_port(), tmp_path / "nats").start()
+    module = __import__(f"services.{service}.main", fromlist=["create_app"])
+    app = module.create_app(settings_for(service, database_url=await migrated_db(service), nats_url=server.url, stream_check_s=0.2))
 
-
-async def test_readyz_follows_nats_going_away_and_coming_back(migrated_db, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    port = free_port()
-    proc = _nats(port, tmp_path / "nats")
-    app = create_app(
-        settings_for("central_kitchen", database_url=await migrated_db("central_kitchen"), nats_url=f"nats://127.0.0.1:{port}")
-    )
     try:
         async with running_app(app) as client:
+
+            async def readiness(status: int, nats: str) -> bool:
+                r = await client.get("/readyz")
+                return r.status_code == status and r.json().get("checks", r.json())["nats"] == nats
+
             ready = await client.get("/readyz")
             assert ready.status_code == 200 and ready.json() == {"status": "ready", "database": "ok", "nats": "ok"}
-            proc.terminate()
-            proc.wait(10)
-
-            async def down() -> bool:
-                r = await client.get("/readyz")
-                return r.status_code == 503 and r.json()["checks"]["nats"] == "down"
-
-            await eventually(down, timeout=10)
+            server.stop()
+            await eventually(lambda: readiness(503, "down"), timeout=10)
             r = await client.get("/readyz")
             assert r.headers["content-type"] == "application/problem+json" and r.json()["code"] == "not_ready"
             assert (await client.get("/healthz")).status_code == 200, "the process still runs"
-            proc = _nats(port, tmp_path / "nats")
 
-            async def up() -> bool:
-                return (await client.get("/readyz")).status_code == 200
+            # NATS back on the same port, but no stream can exist (JetStream off): not ready, events would go nowhere
+            server.start(store=tmp_path / "nats-without-jetstream", jetstream=False)
+            await eventually(lambda: readiness(503, "no_stream"), timeout=15)
+            server.stop()
 
-            await eventually(up, timeout=15)
+            # NATS back with an empty store: the service declares the stream again and is ready
+            server.start(store=tmp_path / "nats-empty")
+            await eventually(lambda: readiness(200, "ok"), timeout=15)
+            nc = await nats.connect(server.url)
+            assert (await nc.jetstream().stream_info("MEALS")).config.subjects, "ready means the stream is there"
+            await nc.close()
     finally:
-        proc.terminate()
-        proc.wait(10)
+        server.stop()
 
 
 async def test_readyz_is_503_while_the_database_is_unreachable(nats_url: str, clean_stream: None, tmp_path: Path) -> None:

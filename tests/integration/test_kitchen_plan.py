@@ -5,7 +5,9 @@ from datetime import timedelta
 
 import nats
 import pytest
+from sqlalchemy import func, select
 
+from services.central_kitchen.adapters.tables import MenuItem
 from shared.events import CardProfileUpdated, OrderCancelled, OrderConfirmed, OrderLine
 from tests.helpers import city_today, eventually
 from tests.world import MENU, SITE
@@ -85,3 +87,21 @@ async def test_plan_counts_preorders_forecasts_walk_ins_and_flags_allergic_diner
     assert lines[("ct-a", "set-a", "regular")]["to_cook"] == 13  # ceil(11 × 1.1), the walk-in sale is not a pre-order
     other = await kitchen.get(f"/v1/plans/ck-t/{day}/lunch", headers=token("kitchen", "ck-other"))
     assert other.status_code == 403 and other.json()["code"] == "scope_forbidden"
+
+
+@pytest.mark.parametrize("day", ["0001-01-05", "9999-12-31", "1999-12-31", "2101-01-01"])
+async def test_a_service_date_outside_2000_to_2100_is_refused_and_nothing_is_stored(start_service, token, day: str) -> None:  # type: ignore[no-untyped-def]
+    app, kitchen = await start_service("central_kitchen")
+    admin = token("admin")
+    kitchen_site = {**SITE, "name": "厨房", "kind": "kitchen", "district": "xihu"}
+    assert (await kitchen.put("/v1/sites/ck-t", json=kitchen_site, headers=admin)).status_code == 200
+    calls = [("PUT", f"/v1/menus/ck-t/{day}/lunch"), ("GET", f"/v1/plans/ck-t/{day}/lunch"), ("GET", f"/v1/menus/ck-t/{day}/lunch")]
+    for method, path in calls:
+        r = await kitchen.request(method, path, json=MENU if method == "PUT" else None, headers=admin)
+        assert r.status_code == 422, (path, r.status_code, r.text)
+        assert r.headers["content-type"] == "application/problem+json" and r.json()["code"] == "validation_error"
+        assert "2000..2100" in r.json()["detail"], "the answer says which dates are served"
+    async with app.state.db.sessions() as s:
+        assert await s.scalar(select(func.count()).select_from(MenuItem)) == 0, "no menu stored"
+        subjects = (await s.execute(select(app.state.tables.outbox.c.subject))).scalars().all()
+    assert subjects == ["catalog.site.upserted.v1"], "no menu event left"

@@ -9,7 +9,7 @@ from services.central_kitchen.api.schemas import MenuIn, MenuOut, PlanLine, Plan
 from shared.auth import Principal, requires
 from shared.db import SessionDep
 from shared.errors import Problem
-from shared.events import Day, Id, MealSlot, MenuItem
+from shared.events import Id, MealSlot, MenuItem, ServiceDay
 
 router = APIRouter(prefix="/v1")
 Admin = Annotated[Principal, Depends(requires("admin"))]
@@ -35,7 +35,7 @@ async def get_site(site_id: Id, session: SessionDep, _: Staff) -> SiteOut:
 
 @router.put("/menus/{kitchen_id}/{service_date}/{meal_slot}", response_model=MenuOut, tags=["menus"])
 async def put_menu(
-    kitchen_id: Id, service_date: Day, meal_slot: MealSlot, body: MenuIn, session: SessionDep, request: Request, _: Admin
+    kitchen_id: Id, service_date: ServiceDay, meal_slot: MealSlot, body: MenuIn, session: SessionDep, request: Request, _: Admin
 ) -> MenuOut:
     """Publish a kitchen's menu for a date and slot; its prices apply at every site it supplies."""
     items = body.contract_items()
@@ -46,7 +46,7 @@ async def put_menu(
 
 
 @router.get("/menus/{kitchen_id}/{service_date}/{meal_slot}", response_model=MenuOut, tags=["menus"])
-async def get_menu(kitchen_id: Id, service_date: Day, meal_slot: MealSlot, session: SessionDep, principal: Staff) -> MenuOut:
+async def get_menu(kitchen_id: Id, service_date: ServiceDay, meal_slot: MealSlot, session: SessionDep, principal: Staff) -> MenuOut:
     principal.require_scope("kitchen", kitchen_id)  # a kitchen reads its own menus; admins any
     rows = await service.menu_items(session, kitchen_id=kitchen_id, service_date=service_date, meal_slot=meal_slot)
     items = [MenuItem.model_validate(r, from_attributes=True) for r in rows]
@@ -57,7 +57,7 @@ async def get_menu(kitchen_id: Id, service_date: Day, meal_slot: MealSlot, sessi
 
 @router.get("/plans/{kitchen_id}/{service_date}/{meal_slot}", response_model=PlanOut, tags=["plans"])
 async def get_plan(
-    kitchen_id: Id, service_date: Day, meal_slot: MealSlot, session: SessionDep, request: Request, principal: Staff
+    kitchen_id: Id, service_date: ServiceDay, meal_slot: MealSlot, session: SessionDep, request: Request, principal: Staff
 ) -> PlanOut:
     """What to cook: pre-orders per site, item and diet, plus walk-in forecasts and a safety buffer."""
     principal.require_scope("kitchen", kitchen_id)  # a kitchen plans its own production; admins any

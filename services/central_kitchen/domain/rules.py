@@ -4,6 +4,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 from shared.catalog import ALLERGENS, DIET_VARIANTS, DISTRICTS
 from shared.errors import Problem
@@ -64,6 +65,11 @@ class PlanRow:
     forecast: int
     to_cook: int
     allergen_alerts: int = 0  # pre-ordered portions whose diner is allergic to something in the dish
+
+
+def same_weekday_before(day: date, weeks: int) -> list[date]:
+    """The same weekday in each of the `weeks` weeks before `day`, oldest first; none before the calendar's first day."""
+    return [day - timedelta(weeks=w) for w in range(weeks, 0, -1) if day.toordinal() - 7 * w >= date.min.toordinal()]
 
 
 def walk_in_forecast(weekly_sales: Sequence[int], default: int) -> int:

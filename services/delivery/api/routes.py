@@ -8,7 +8,7 @@ from services.delivery import service
 from services.delivery.api.schemas import DeliveryLine, DeliveryOut
 from shared.auth import Principal, requires
 from shared.db import SessionDep
-from shared.events import Day, Id, MealSlot
+from shared.events import Id, MealSlot, ServiceDay
 
 router = APIRouter(prefix="/v1")
 Staff = Annotated[Principal, Depends(requires("admin", "kitchen"))]
@@ -16,7 +16,7 @@ Staff = Annotated[Principal, Depends(requires("admin", "kitchen"))]
 
 @router.get("/deliveries", response_model=list[DeliveryOut], tags=["deliveries"])
 async def list_deliveries(
-    session: SessionDep, principal: Staff, service_date: Day, meal_slot: MealSlot, kitchen_id: Annotated[Id | None, Query()] = None
+    session: SessionDep, principal: Staff, service_date: ServiceDay, meal_slot: MealSlot, kitchen_id: Annotated[Id | None, Query()] = None
 ) -> list[DeliveryOut]:
     """Confirmed orders that leave the kitchen by vehicle, with diets, allergens and emergency contacts."""
     if principal.role == "kitchen":
