@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install run test test-postgres lint format bench clean demo-tokens
+.PHONY: install run tokens test test-postgres lint format bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "meal-assist needs Python 3.11 or newer")'
@@ -20,6 +20,12 @@ install: $(STAMP)
 ## run: nats-server (bundled unless NATS_URL answers), migrations, four services, demo data; Ctrl-C stops all
 run: install
 	$(BIN)/python -m shared.devstack run
+
+## tokens: admin, till, cart, driver and kitchen tokens signed with this AUTH_SECRET (e.g. a compose deployment's);
+##         SITE=, CART=, KITCHEN=, DRIVER= name whom (default: the demo city's ct-qingbo, cart-tonglu-1, ck-xihu, driver-1)
+tokens: install
+	@$(BIN)/python -m shared.devstack tokens $(if $(SITE),--site $(SITE)) $(if $(CART),--cart $(CART)) \
+		$(if $(KITCHEN),--kitchen $(KITCHEN)) $(if $(DRIVER),--driver $(DRIVER))
 
 lint: install
 	$(BIN)/ruff check shared services tests bench

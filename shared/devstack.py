@@ -1,5 +1,6 @@
 """Start and stop the whole system as real processes: nats-server and the four services (make run, e2e tests)."""
 
+import argparse
 import asyncio
 import contextlib
 import logging
@@ -9,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -18,7 +20,7 @@ import httpx
 from shared.auth import issue_token
 from shared.demo import load_demo, wait_for_menus
 from shared.events import local_now
-from shared.settings import DEFAULT_PORTS, ROOT, load_settings
+from shared.settings import DEFAULT_PORTS, DEV_SECRET, ROOT, load_settings
 
 log = logging.getLogger(__name__)
 SERVICES = ("central_kitchen", "pricing", "order", "delivery")
@@ -148,33 +150,70 @@ class Stack:
         self.stop_service("nats")
 
 
-def _tokens(secret: str) -> dict[str, str]:
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM) while starting: a KeyboardInterrupt, so that no event loop or callback swallows it."""
+
+
+def _interrupt(signum: int, _: object) -> None:
+    raise Interrupted(signal.Signals(signum).name)
+
+
+@dataclass(frozen=True)
+class Devices:
+    """Whom `make run` and `make tokens` print a token for: by default the demo city's (which has no drivers yet)."""
+
+    site: str = "ct-qingbo"
+    cart: str = "cart-tonglu-1"
+    kitchen: str = "ck-xihu"
+    driver: str = "driver-1"
+
+
+def device_tokens(secret: str, devices: Devices = Devices()) -> dict[str, str]:
+    """Who (as printed) -> a bearer token signed with `secret`."""
     return {
-        "admin (the /admin page; every API)": issue_token(secret, sub="dev-admin", role="admin"),
-        "till of 清波街道中心食堂 ct-qingbo (the /pos page)": issue_token(secret, sub="dev-till-qingbo", role="pos", scope="ct-qingbo"),
-        "till of mobile cart cart-tonglu-1 (the /pos page, on a phone)": issue_token(
-            secret, sub="dev-till-cart", role="pos", scope="cart-tonglu-1"
+        "admin (the /admin page; every API)": issue_token(secret, sub="admin", role="admin"),
+        f"till of {devices.site} (the /pos page)": issue_token(secret, sub=f"till-{devices.site}", role="pos", scope=devices.site),
+        f"till of mobile cart {devices.cart} (the /pos page, on a phone)": issue_token(
+            secret, sub=f"till-{devices.cart}", role="pos", scope=devices.cart
         ),
-        "kitchen ck-xihu (central-kitchen plans and menus, delivery manifest)": issue_token(
-            secret, sub="dev-kitchen", role="kitchen", scope="ck-xihu"
+        f"driver {devices.driver}": issue_token(secret, sub=f"driver-{devices.driver}", role="driver", scope=devices.driver),
+        f"kitchen {devices.kitchen} (central-kitchen plans and menus, delivery manifest)": issue_token(
+            secret, sub=f"kitchen-{devices.kitchen}", role="kitchen", scope=devices.kitchen
         ),
     }
 
 
+def _token_lines(secret: str, devices: Devices = Devices()) -> list[str]:
+    lines = []
+    for who, token in device_tokens(secret, devices).items():
+        lines += [f"    {who}:", f"      {token}"]
+    return lines
+
+
+def service_database_urls(environ: Mapping[str, str]) -> dict[str, str]:
+    """`ORDER_DATABASE_URL`, `PRICING_DATABASE_URL`, ...: each service's own database under `make run`."""
+    return {name: environ[f"{name.upper()}_DATABASE_URL"] for name in SERVICES if environ.get(f"{name.upper()}_DATABASE_URL")}
+
+
 def run() -> None:
-    """`make run`: everything up, demo loaded, URLs and tokens printed; SIGINT/SIGTERM stops it all."""
+    """`make run`: everything up, demo loaded, URLs and tokens printed; SIGINT/SIGTERM stops it all, also while starting."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     settings = load_settings("devstack")
     ports = {name: settings.devstack_port_base + port - DEFAULT_PORTS["order"] for name, port in DEFAULT_PORTS.items()}
-    stack = Stack(var_dir=settings.var_dir, nats_url=settings.nats_url, ports=ports)
+    if os.environ.get("DATABASE_URL"):
+        log.warning("make run ignores DATABASE_URL (four services, four databases): set ORDER_DATABASE_URL, PRICING_DATABASE_URL, ...")
+    stack = Stack(var_dir=settings.var_dir, nats_url=settings.nats_url, ports=ports, database_urls=service_database_urls(os.environ))
     stop = {"signal": 0}
 
     def on_signal(signum: int, _: object) -> None:
         stop["signal"] = signum
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    def handle_signals(handler: Callable[[int, object], None]) -> None:
+        signal.signal(signal.SIGINT, handler)
+        signal.signal(signal.SIGTERM, handler)
+
+    handle_signals(_interrupt)  # while starting, a signal cuts the start-up short wherever it is
     parent = os.getppid()
     try:
         stack.start_nats()
@@ -183,6 +222,7 @@ def run() -> None:
         urls = {name: stack.url(name) for name in SERVICES}
         loaded = asyncio.run(load_demo(urls=urls, secret=settings.auth_secret, today=today))
         asyncio.run(wait_for_menus(urls=urls, secret=settings.auth_secret, site_id="ct-qingbo", today=today, slot="lunch"))
+        handle_signals(on_signal)
         _banner(stack, settings.auth_secret, loaded.sites, loaded.menus, loaded.cards)
         while not stop["signal"]:
             if os.getppid() != parent:
@@ -194,9 +234,28 @@ def run() -> None:
                     )
                     stop["signal"] = -1
             time.sleep(0.3)
+    except Interrupted as exc:
+        log.info("%s while starting: not going on", exc)
     finally:
+        handle_signals(on_signal)  # a second Ctrl-C does not cut the clean-up short
         log.info("stopping all processes")
         stack.stop()
+
+
+def tokens(argv: list[str]) -> None:
+    """`make tokens`: the tokens of the devices (for the AUTH_SECRET of this environment, e.g. a compose deployment)."""
+    parser = argparse.ArgumentParser(prog="python -m shared.devstack tokens", description=tokens.__doc__)
+    defaults = Devices()
+    for name in ("site", "cart", "kitchen", "driver"):
+        parser.add_argument(f"--{name}", default=getattr(defaults, name), help=f"default {getattr(defaults, name)}")
+    args = parser.parse_args(argv)
+    settings = load_settings("tokens")
+    settings.check_secure()
+    if settings.auth_secret == DEV_SECRET:
+        print("AUTH_SECRET is not set: these tokens are for the dev secret of make run", file=sys.stderr)
+    devices = Devices(site=args.site, cart=args.cart, kitchen=args.kitchen, driver=args.driver)
+    heading = "tokens (send as Authorization: Bearer <token>, or paste into a page):"
+    print("\n".join([heading, *_token_lines(settings.auth_secret, devices)]))
 
 
 def _banner(stack: Stack, secret: str, sites: int, menus: int, cards: list[str]) -> None:
@@ -216,13 +275,14 @@ def _banner(stack: Stack, secret: str, sites: int, menus: int, cards: list[str])
         f"    till (收银台)         {stack.url('order')}/pos",
         f"    administration (管理) {stack.url('pricing')}/admin",
     ]
-    lines += ["", "  dev tokens (paste into a page, or send as Authorization: Bearer <token>):"]
-    for who, token in _tokens(secret).items():
-        lines += [f"    {who}:", f"      {token}"]
+    lines += ["", "  dev tokens (paste into a page, or send as Authorization: Bearer <token>):", *_token_lines(secret)]
     print("\n".join(lines), flush=True)
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] != ["run"]:
-        raise SystemExit("usage: python -m shared.devstack run")
-    run()
+    if sys.argv[1:] == ["run"]:
+        run()
+    elif sys.argv[1:2] == ["tokens"]:
+        tokens(sys.argv[2:])
+    else:
+        raise SystemExit("usage: python -m shared.devstack run | tokens [--site ID] [--cart ID] [--kitchen ID] [--driver ID]")

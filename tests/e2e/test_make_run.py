@@ -1,5 +1,6 @@
 """README's `make run` as a user runs it: it starts everything, prints the pages and tokens, Ctrl-C (or SIGTERM
-to make) leaves no process behind, and a second run finds the data of the first."""
+to make) leaves no process behind, also while it is still starting, and a second run finds the data of the first;
+`make tokens` prints the devices' tokens for the AUTH_SECRET it is given."""
 
 import os
 import shutil
@@ -13,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from shared.auth import decode_token
 from shared.devstack import free_port, reachable
 from shared.settings import ROOT
 from tests.helpers import city_today
@@ -41,6 +43,17 @@ class MakeRun:
     @property
     def output(self) -> str:
         return "\n".join(self.lines)
+
+    def wait_for_a_service_process(self, timeout: float = 120) -> set[int]:
+        """The processes started so far, once the first service is among them."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            procs = descendants(self.proc.pid)
+            if any("services." in cmdline(p) for p in procs):
+                return procs
+            assert self.proc.poll() is None, f"make run exited with {self.proc.returncode}:\n{self.output}"
+            time.sleep(0.05)
+        raise AssertionError(f"no service started within {timeout}s:\n{self.output}")
 
     def wait_banner(self, timeout: float = 180) -> str:
         deadline = time.monotonic() + timeout
@@ -107,12 +120,19 @@ def four_free_ports() -> int:
     raise RuntimeError("no four free ports in a row")
 
 
+def make_env(tmp_path: Path, base: int, nats_port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "AUTH_SECRET", "APP_ENV", "MAKEFLAGS", "MAKELEVEL")}
+    env = {k: v for k, v in env.items() if not k.endswith("_DATABASE_URL")}
+    return env | {"VAR_DIR": str(tmp_path / "var"), "NATS_URL": f"nats://127.0.0.1:{nats_port}", "DEVSTACK_PORT_BASE": str(base)}
+
+
 def test_make_run_starts_everything_stops_without_orphans_and_keeps_its_data(tmp_path: Path) -> None:
     if not Path("/proc/self/stat").exists():
         pytest.skip("needs Linux /proc to see the processes make run starts")
     base, nats_port = four_free_ports(), free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "AUTH_SECRET", "APP_ENV", "MAKEFLAGS", "MAKELEVEL")}
-    env |= {"VAR_DIR": str(tmp_path / "var"), "NATS_URL": f"nats://127.0.0.1:{nats_port}", "DEVSTACK_PORT_BASE": str(base)}
+    env = make_env(tmp_path, base, nats_port)
+    elsewhere = tmp_path / "order-elsewhere.db"
+    env["ORDER_DATABASE_URL"] = f"sqlite+aiosqlite:///{elsewhere}"  # one service on a database of its own choosing
     order, pricing, kitchen = (f"http://127.0.0.1:{base + i}" for i in range(3))
     today = city_today()
 
@@ -126,9 +146,10 @@ def test_make_run_starts_everything_stops_without_orphans_and_keeps_its_data(tmp
     assert "nats-server" in commands and str(tmp_path / "var" / "nats") in commands, commands
     for service in ("order", "pricing", "central_kitchen", "delivery"):
         assert f"services.{service}" in commands, commands
-    assert (tmp_path / "var" / "order.db").exists() and (tmp_path / "var" / "pricing.db").exists()
+    assert elsewhere.exists() and not (tmp_path / "var" / "order.db").exists(), "ORDER_DATABASE_URL is order's database"
+    assert (tmp_path / "var" / "pricing.db").exists()
 
-    till = {"Authorization": f"Bearer {first.token_after('till of 清波街道中心食堂 ct-qingbo')}"}
+    till = {"Authorization": f"Bearer {first.token_after('till of ct-qingbo')}"}
     admin = {"Authorization": f"Bearer {first.token_after('admin (the /admin page')}"}
     with httpx.Client(timeout=15) as http:
         menu = http.get(f"{order}/v1/sites/ct-qingbo/menu", params={"service_date": str(today), "meal_slot": "lunch"}, headers=till)
@@ -170,3 +191,32 @@ def test_make_run_starts_everything_stops_without_orphans_and_keeps_its_data(tmp
     second.proc.wait(timeout=60)
     assert wait_gone(procs) == set(), [cmdline(p) for p in alive(procs)]
     assert not any(reachable("127.0.0.1", port, 0.2) for port in (nats_port, base, base + 1, base + 2, base + 3))
+
+
+def test_ctrl_c_while_starting_stops_the_start_up_and_every_process_started_so_far(tmp_path: Path) -> None:
+    if not Path("/proc/self/stat").exists():
+        pytest.skip("needs Linux /proc to see the processes make run starts")
+    base, nats_port = four_free_ports(), free_port()
+    run = MakeRun(make_env(tmp_path, base, nats_port))
+    seen = run.wait_for_a_service_process()  # nats-server is up, the services are starting
+    os.killpg(run.proc.pid, signal.SIGINT)
+    while run.proc.poll() is None:
+        seen |= descendants(run.proc.pid)
+        time.sleep(0.05)
+    run.proc.wait(timeout=60)
+    assert "meal-assist is running" not in run.output and "dev tokens" not in run.output, run.output
+    assert wait_gone(seen) == set(), [cmdline(p) for p in alive(seen)]
+    assert not any(reachable("127.0.0.1", port, 0.2) for port in (nats_port, base, base + 1, base + 2, base + 3)), run.output
+
+
+def test_make_tokens_prints_a_token_of_each_role_for_the_given_secret() -> None:
+    make = shutil.which("make")
+    assert make is not None, "make is needed"
+    secret = uuid.uuid4().hex * 2
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL")} | {"AUTH_SECRET": secret, "APP_ENV": "prod"}
+    out = subprocess.run(
+        [make, "-s", "tokens", "SITE=ct-x", "DRIVER=d-7"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=True
+    )
+    tokens = [line.strip() for line in out.stdout.splitlines() if line.startswith("      ")]
+    principals = {(p.role, p.scope) for p in (decode_token(secret, t) for t in tokens)}
+    assert principals == {("admin", None), ("pos", "ct-x"), ("pos", "cart-tonglu-1"), ("driver", "d-7"), ("kitchen", "ck-xihu")}, out
