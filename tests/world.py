@@ -154,8 +154,9 @@ async def seed_stack(stack: Any, token: Any, *, slots: tuple[str, ...] = ("lunch
     admin, till = token("admin"), token("pos", "ct-a")
     clients = {name: httpx.AsyncClient(base_url=stack.url(name), timeout=10) for name in ("central_kitchen", "pricing", "order")}
     seeded = await seed(kitchen=clients["central_kitchen"], pricing=clients["pricing"], admin=admin, days=1)
-    for slot in slots:
-        await wait_until_sellable(clients["order"], till, site_id="ct-a", day=seeded["today"], slot=slot)
+    for slot in slots:  # the order service learns each site from its own event: wait for every till a test opens
+        for site_id in ("ct-a", "ct-b", "cart-t"):
+            await wait_until_sellable(clients["order"], token("pos", site_id), site_id=site_id, day=seeded["today"], slot=slot)
     return {
         **seeded,
         "admin": admin,
