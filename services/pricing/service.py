@@ -496,9 +496,9 @@ async def refund(session: AsyncSession, req: RefundRequest, *, tz: str) -> Refun
         raise Problem(404, "unknown_charge", f"no charge for order {req.order_id}")
     card = await get_card(session, ch.card_id, for_update=True) if ch.card_id else None
     if ch.status == "refunded":
-        return RefundResult(
-            order_id=req.order_id, refunded=True, refunded_fen=ch.senior_pays_fen, wallet_balance_fen=card.balance_fen if card else None
-        )
+        if ch.refund_result is not None:
+            return RefundResult.model_validate_json(ch.refund_result)
+        return RefundResult(order_id=req.order_id, refunded=True, refunded_fen=ch.senior_pays_fen)  # refunded before 0003: no answer kept
     original = (await session.exec(select(Posting).where(col(Posting.entry) == f"charge:{req.order_id}"))).all()
     await _hold_periods(session, exclusive=False)
     period = await open_period(session, ch.period, tz)
@@ -513,9 +513,11 @@ async def refund(session: AsyncSession, req: RefundRequest, *, tz: str) -> Refun
     ch.status = "refunded"
     ch.refund_period = period
     ch.refunded_at = utcnow()
-    return RefundResult(
+    result = RefundResult(
         order_id=req.order_id, refunded=True, refunded_fen=ch.senior_pays_fen, wallet_balance_fen=card.balance_fen if card else None
     )
+    ch.refund_result = result.model_dump_json()
+    return result
 
 
 async def topup(session: AsyncSession, *, card_id: str, amount_fen: int, key: str, request_hash: str, tz: str) -> Topup:

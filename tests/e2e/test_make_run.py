@@ -155,6 +155,11 @@ def test_make_run_starts_everything_stops_without_orphans_and_keeps_its_data(tmp
         menu = http.get(f"{order}/v1/sites/ct-qingbo/menu", params={"service_date": str(today), "meal_slot": "lunch"}, headers=till)
         assert menu.status_code == 200 and menu.json()["items"], menu.text
         dish = menu.json()["items"][0]["menu_item_id"]
+        policies = http.get(f"{pricing}/v1/policies/city", headers=admin).json()
+        in_force = [p for p in policies if p["in_force"]]
+        assert len(in_force) == 1 and in_force[0]["per_slot_limit"] == 1, "the demo's default: one subsidised meal per slot"
+        tiers = [(t["min_age"], t["max_age"], t["pay_percent"]) for t in in_force[0]["age_tiers"]]
+        assert tiers == [(60, 69, 80), (70, 79, 70), (80, None, 50)], "the demo's default age tiers"
         sale = {
             "site_id": "ct-qingbo",
             "card_id": "HZ0002",

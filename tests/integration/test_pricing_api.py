@@ -43,10 +43,15 @@ CARD = {
 }
 
 
-async def test_a_card_shows_only_the_last_four_digits_of_the_identity_number(world: World) -> None:
+async def test_a_card_shows_only_the_last_four_digits_of_the_identity_number(world: World, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG")
     r = await world.pricing.put("/v1/cards/HZ-WANG", json=CARD, headers=ADMIN)
     assert r.status_code == 200, r.text
     card = r.json()
+    async with world.app.state.db.sessions() as s:
+        stored = (await s.get(Card, "HZ-WANG")).model_dump(mode="json")  # type: ignore[union-attr]
+    assert "33010219500308" not in json.dumps(stored), "the database keeps a hash and the last four digits, never the number"
+    assert stored["id_last4"] == "123X" and len(stored["id_hash"]) >= 32
     assert card["id_last4"] == "123X" and card["balance_fen"] == 0 and card["status"] == "active"
     assert "33010219500308" not in r.text and "id_number" not in card and "id_hash" not in card
     shown = (await world.pricing.get("/v1/cards/HZ-WANG", headers=ADMIN)).json()
@@ -69,6 +74,7 @@ async def test_a_card_shows_only_the_last_four_digits_of_the_identity_number(wor
     assert event["diets"] == ["soft", "low_salt"] and event["allergens"] == ["fish"], "the kitchen and drivers learn diets"
     raw = json.dumps(event)
     assert "4321" not in raw and "33010219500308" not in raw and "id_" not in raw, "no identity number ever leaves pricing"
+    assert "33010219500308" not in caplog.text, "nor is it ever logged"
 
 
 async def test_an_update_without_a_status_keeps_the_cards_status(world: World) -> None:

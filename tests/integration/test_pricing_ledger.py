@@ -163,6 +163,8 @@ async def test_a_refund_reverses_the_charge_once_and_gives_the_allowances_back(w
 
     again = await world.charge(day=D, card=card, pay="card_wallet")
     assert (again.age_discount_fen, again.group_subsidy_fen, again.reasons) == (360, 800, []), "the lunch and group allowances came back"
+    assert await world.balance(card) == 2920, "the wallet has moved since the refund"
+    assert await world.refund(lunch.order_id) == refunded, "a replayed refund still returns its first answer, balance included"
     statuses = [(m["order_id"], m["status"]) for m in await meals(world, card)]
     assert (str(lunch.order_id), "refunded") in statuses and len(statuses) == 4
 

@@ -105,6 +105,7 @@ class Charge(Row, table=True):
     refund_period: str | None = Field(default=None, max_length=7, index=True)  # the (open) month the refund landed in
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     refunded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    refund_result: str | None = None  # the RefundResult JSON returned the first time
 
 
 class Posting(Row, table=True):
