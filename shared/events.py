@@ -282,6 +282,7 @@ class QuoteResult(Contract):
     reasons: list[str]
     lines: list[PricedLine] = Field(default_factory=list)
     kitchen_id: str | None = None
+    wallet_balance_fen: int | None = None  # a quote: the card's wallet now; a charge: after this meal
 
 
 class ChargeRequest(QuoteRequest):
@@ -292,7 +293,6 @@ class ChargeRequest(QuoteRequest):
 class ChargeResult(QuoteResult):
     order_id: UUID
     charged: bool
-    wallet_balance_fen: int | None = None
 
 
 class RefundRequest(Contract):

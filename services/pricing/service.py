@@ -367,7 +367,8 @@ async def quote(session: AsyncSession, req: QuoteRequest) -> QuoteResult:
     """What this meal would cost; changes nothing."""
     card = await get_card(session, req.card_id) if req.card_id else None
     q, lines, site = await _price(session, req, card)
-    return QuoteResult(**_result_fields(q), lines=lines, kitchen_id=site.kitchen_id)
+    balance = card.balance_fen if card is not None else None  # the till shows it before the senior pays from the card
+    return QuoteResult(**_result_fields(q), lines=lines, kitchen_id=site.kitchen_id, wallet_balance_fen=balance)
 
 
 def _refuse_inactive(card: Card) -> None:

@@ -51,6 +51,8 @@ async def test_a_till_sells_a_meal_to_a_75_year_old_at_70_percent(stack: Stack, 
     assert await page.text_content("#list-total") == "12.00"
     assert await page.text_content("#age-discount") == "−3.60"
     assert "70%" in (await page.text_content("#pay-note") or "")
+    # before paying, the card's wallet and what a card payment would leave in it
+    await expect(page.locator("#wallet-balance")).to_have_text("100.00 · 卡付后余 91.60")
     # the "+" button still works with the mouse
     await page.click("#lines [aria-label='+']")
     await expect(page.locator("#lines .qty")).to_have_text(["2"])
@@ -132,6 +134,7 @@ async def test_a_cart_till_on_a_phone_explains_short_balance_and_sold_out(stack:
     await page.fill("#card", "CPOOR")
     await page.press("#card", "Enter")
     await expect(page.locator("#senior-pays")).to_have_text("8.40")
+    await expect(page.locator("#wallet-balance")).to_have_text("3.00 · 余额不足，请用现金或移动支付"), "said before the tap"
     await no_horizontal_overflow(page)
     await page.click("[data-pay='card_wallet']")
     await expect(page.locator("#message")).to_contain_text("余额不足：卡内 3.00 元，应付 8.40 元")
@@ -145,6 +148,7 @@ async def test_a_cart_till_on_a_phone_explains_short_balance_and_sold_out(stack:
     menu = {"items": [{"menu_item_id": "set-a", "name": "套餐A·红烧肉", "price_fen": 1200, "diet_variants": ["regular"], "allergens": []}]}
     assert (await city["kitchen"].put(f"/v1/menus/ck-t/{today}/lunch", json=menu, headers=city["admin"])).status_code == 200
     await page.click("#no-card")
+    await expect(page.locator("#wallet-row")).to_be_hidden()  # no card, no wallet
     await page.click("button.dish[data-item='set-b']")
     await expect(page.locator("#message")).to_contain_text("售完", timeout=15000)
     await page.screenshot(path=str(stack.var_dir / "pos-phone.png"), full_page=True)

@@ -22,7 +22,7 @@ MENUS = [(d, "lunch") for d in (D, LEAP_EVE, LEAP_DAY, BEFORE, AFTER, CAPPED)]
 CARDS: dict[str, dict[str, Any]] = {
     "U59": {"birth": born(59, D)},  # turns 60 the day after D
     "B60": {"birth": date(1965, 6, 15)},  # turns 60 on D itself
-    "A70": {"birth": born(70, D)},
+    "A70": {"birth": born(70, D), "topup_fen": 2345},  # its wallet shows in its quotes
     "A80": {"birth": born(80, D)},
     "LEAP": {"birth": date(1952, 2, 29)},  # turns 70 in 2022, a year without 29 February
     "A65": {"birth": born(65, AFTER)},
@@ -116,6 +116,8 @@ async def test_quote(
     assert http["city_part_fen"] + http["district_part_fen"] == http["age_discount_fen"] + http["group_subsidy_fen"]
     over_nats = await world.quote_nats(req)
     assert over_nats.model_dump(mode="json") == http, "the till's quote over NATS is the same as the HTTP one"
+    wallet = {"A70": 2345}.get(card or "", 0) if card is not None else None
+    assert http["wallet_balance_fen"] == wallet, "the till shows the card's wallet before the senior pays"
 
 
 async def test_a_till_quotes_for_its_own_site_only(world: World, token) -> None:  # type: ignore[no-untyped-def]
@@ -159,6 +161,7 @@ async def test_bad_quotes_are_problems(world: World, case: str, change: dict[str
 
 async def test_quoting_changed_nothing(world: World) -> None:
     """Every quote above, on both channels, left no charge, posting or statement behind."""
-    assert await world.ledger() == (0, 0, 0, 0)
+    assert await world.ledger() == (0, 2, 0, 0), "no charge, no statement: only the two postings of A70's top-up"
+    assert await world.balance("A70") == 2345
     for card_id in CARDS:
         assert (await world.pricing.get(f"/v1/cards/{card_id}/meals", headers=ADMIN)).json() == []

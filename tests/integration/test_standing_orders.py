@@ -170,3 +170,23 @@ async def test_pausing_cancels_and_refunds_the_pre_orders_already_made(world) ->
     statuses = [o.status for o in await orders_of(w["order_app"])]
     assert statuses.count("confirmed") == 0 and statuses.count("cancelled") == horizon + 2
     assert await wallet(w["pricing"], w["admin"], "C66") == 10000, "a stopped standing order leaves nothing charged ahead"
+
+
+async def test_two_replicas_running_the_scheduled_task_make_each_date_once(world, start_service) -> None:  # type: ignore[no-untyped-def]
+    """The scheduled task itself (not the admin's button), in two more order replicas on the same database, every 0.2 s."""
+    w = world
+    url = w["order_app"].state.settings.database_url
+    replicas = [(await start_service("order", database_url=url, standing_order_interval_s=0.2))[0] for _ in range(2)]
+    r = await w["order"].post("/v1/standing-orders", json=pattern(w), headers=w["till"])
+    assert r.status_code == 201, r.text
+    horizon = w["order_app"].state.settings.standing_order_horizon_days
+
+    async def all_made() -> bool:
+        return len(await orders_of(w["order_app"])) == horizon + 1
+
+    await eventually(all_made, timeout=20)
+    await asyncio.sleep(1.5)  # several more passes of both replicas
+    orders = await orders_of(replicas[0])
+    assert [o.service_date for o in orders] == [w["today"] + timedelta(days=n) for n in range(horizon + 1)], "each date once"
+    assert all(o.status == "confirmed" for o in orders)
+    assert await wallet(w["pricing"], w["admin"], "C66") == 10000 - (horizon + 1) * 1120, "each date charged once"

@@ -157,6 +157,14 @@
     $("age-discount").textContent = q ? "−" + Page.yuan(q.age_discount_fen) : "—";
     $("group-subsidy").textContent = q ? "−" + Page.yuan(q.group_subsidy_fen) : "—";
     $("senior-pays").textContent = q ? Page.yuan(q.senior_pays_fen) : "—";
+    var known = Boolean(q && state.card && q.wallet_balance_fen !== null && q.wallet_balance_fen !== undefined);
+    $("wallet-row").hidden = !known;
+    $("wallet-row").classList.toggle("short", known && q.wallet_balance_fen < q.senior_pays_fen);
+    if (known) {
+      var after = q.wallet_balance_fen - q.senior_pays_fen;
+      $("wallet-balance").textContent = Page.yuan(q.wallet_balance_fen) + " · " +
+        (after >= 0 ? t("pos_wallet_after", { after: Page.yuan(after) }) : t("pos_wallet_short"));
+    }
     var note = "";
     if (q) {
       if (!state.card) note = t("pos_note_no_card");
