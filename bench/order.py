@@ -30,6 +30,7 @@ from shared.events import local_now
 from shared.settings import DEV_SECRET, ROOT
 
 TILL_SITE = "ct-qingbo"
+TOPUPS_PER_CARD = 20  # 200,000 yuan a card: more than every sale of a run takes
 
 
 async def _pg_databases(admin_url: str, create: bool, names: list[str]) -> None:
@@ -44,10 +45,11 @@ async def _fill_wallets(pricing_url: str, cards: list[str]) -> None:
     admin = {"Authorization": "Bearer " + issue_token(DEV_SECRET, sub="bench-admin", role="admin")}
     async with httpx.AsyncClient(base_url=pricing_url, timeout=30) as client:
         for card in cards:
-            r = await client.post(
-                f"/v1/cards/{card}/topups", json={"amount_fen": 50_000_000}, headers={**admin, "Idempotency-Key": f"bench-{card}"}
-            )
-            r.raise_for_status()
+            for n in range(TOPUPS_PER_CARD):  # a top-up is at most 10,000 yuan
+                r = await client.post(
+                    f"/v1/cards/{card}/topups", json={"amount_fen": 1_000_000}, headers={**admin, "Idempotency-Key": f"bench-{card}-{n}"}
+                )
+                r.raise_for_status()
 
 
 async def _load(
