@@ -139,11 +139,15 @@ async def put_card(session: AsyncSession, outbox: Outbox, *, card_id: str, data:
     return card
 
 
-async def get_card(session: AsyncSession, card_id: str, *, for_update: bool = False) -> Card:
+async def find_card(session: AsyncSession, card_id: str, *, for_update: bool = False) -> Card | None:
     query = select(Card).where(col(Card.card_id) == card_id)
     if for_update:
         query = query.with_for_update()
-    card = (await session.exec(query)).first()
+    return (await session.exec(query)).first()
+
+
+async def get_card(session: AsyncSession, card_id: str, *, for_update: bool = False) -> Card:
+    card = await find_card(session, card_id, for_update=for_update)
     if card is None:
         raise Problem(404, "unknown_card", f"no card {card_id!r}")
     return card
@@ -416,15 +420,15 @@ async def _insert_once(session: AsyncSession, row: Charge) -> bool:
 
 async def charge(session: AsyncSession, req: ChargeRequest, *, tz: str) -> ChargeResult:
     """Take the allowances, debit the wallet and post the ledger, once per order_id."""
-    # A replay returns the first result before any other check: the card may have changed or be unknown by now.
+    # With a card, its row lock queues twin requests of this order (and every charge of the card): the one read below
+    # sees what the winner committed. Without a card, the insert further down resolves a twin.
+    card = await find_card(session, req.card_id, for_update=True) if req.card_id else None
+    # A replay returns the first result before any other check: the card may have changed since.
     existing = await _charged(session, req.order_id)
     if existing is not None:
         return existing
-    # With a card, its row lock queues twin requests of this order (and every charge of the card): the check after it
-    # sees what the winner committed. Without a card, the insert below resolves a twin.
-    card = await get_card(session, req.card_id, for_update=True) if req.card_id else None
-    if card is not None and (existing := await _charged(session, req.order_id)) is not None:
-        return existing
+    if req.card_id and card is None:
+        raise Problem(404, "unknown_card", f"no card {req.card_id!r}")
     if card is not None:
         _refuse_inactive(card)
     elif req.payment_method == "card_wallet":

@@ -189,7 +189,7 @@
       if (vars.portions_left > 0) return t("pos_only_left", { name: vars.name, n: vars.portions_left });
     }
     var key = "problem." + code;
-    return window.I18N.has(key) ? t(key, vars) : t("pos_problem_other", { code: code });
+    return window.I18N.has(key) ? t(key, vars) : t("problem_other", { code: code });
   }
 
   function describe(error, network) {
